@@ -1,0 +1,495 @@
+"""Load and validate ``rules/``: the registries and one YAML file per rule.
+
+Loading fails closed: every problem in every file is collected and raised at once as a
+``CatalogError`` whose lines read ``<file>:<line>: <rule id>: <field>: <problem> (<hint>)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from advisor.facts import FactSpec, derived_fact_specs, requirement_fact_specs
+from advisor.models.requirements import Requirements
+from advisor.models.rule import Area, Clause, Component, Operator, Rule, Slot, Source
+from advisor.yamlio import LocatedDocument, Path_, YamlError, parse_yaml
+
+REGISTRY_FILES = ("_areas.yaml", "_components.yaml", "_slots.yaml", "_sources.yaml")
+DECISION_PREFIX = "decision."
+# Decisions may build on decisions; deeper chains than this are a modelling error.
+MAX_CHAIN_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    """One thing wrong in one knowledge file."""
+
+    file: str
+    line: int
+    rule_id: str
+    field: str
+    problem: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{self.file}:{self.line}: {self.rule_id}: {self.field}: {self.problem}{hint}"
+
+
+class CatalogError(Exception):
+    """The knowledge base is invalid; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: Sequence[LoadProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.field, p.problem))
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A validated knowledge base, ready to compile into an engine."""
+
+    root: Path
+    rules: tuple[Rule, ...]
+    rule_files: dict[str, str]
+    components: dict[str, Component]
+    slots: dict[str, Slot]
+    sources: dict[str, Source]
+    areas: dict[str, Area]
+    facts: dict[str, FactSpec]
+    strata: tuple[tuple[str, ...], ...]
+    digest: str
+    slot_levels: dict[str, int] = field(default_factory=dict)
+    _by_id: dict[str, Rule] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {rule.id: rule for rule in self.rules})
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id (KeyError if absent)."""
+        return self._by_id[rule_id]
+
+
+def _location(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root.parent))
+    except ValueError:
+        return str(path)
+
+
+def _pydantic_problems(
+    error: ValidationError, file: str, doc: LocatedDocument, rule_id: str, base: Path_ = ()
+) -> list[LoadProblem]:
+    problems = []
+    for item in error.errors():
+        loc = (*base, *item["loc"])
+        shown = ".".join(str(part) for part in loc) or "(document)"
+        hint = _hint_for(item)
+        problems.append(
+            LoadProblem(file, doc.line_of(loc), rule_id, shown, item["msg"].lower(), hint)
+        )
+    return problems
+
+
+def _hint_for(item: Any) -> str:
+    kind = item.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key; check the spelling against docs/rule-format.md"
+    if kind == "missing":
+        return "required"
+    if kind == "string_pattern_mismatch":
+        return f"must match {item.get('ctx', {}).get('pattern', '')}"
+    return ""
+
+
+def _read(path: Path, root: Path, problems: list[LoadProblem]) -> LocatedDocument | None:
+    file = _location(path, root)
+    try:
+        return parse_yaml(path.read_text(encoding="utf-8"))
+    except YamlError as error:
+        problems.append(LoadProblem(file, error.line, "-", "(document)", error.problem))
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(LoadProblem(file, 1, "-", "(document)", f"cannot read: {error}"))
+    return None
+
+
+def _load_registry(
+    root: Path, name: str, key: str, model: type[BaseModel], problems: list[LoadProblem]
+) -> dict[str, Any]:
+    path = root / name
+    file = _location(path, root)
+    if not path.is_file():
+        problems.append(LoadProblem(file, 1, "-", key, "registry file is missing"))
+        return {}
+    doc = _read(path, root, problems)
+    if doc is None:
+        return {}
+    if not isinstance(doc.data, dict) or set(doc.data) != {key}:
+        problems.append(
+            LoadProblem(file, 1, "-", "(document)", f"expected one top-level key '{key}'")
+        )
+        return {}
+    items = doc.data[key]
+    if not isinstance(items, list):
+        problems.append(LoadProblem(file, doc.line_of((key,)), "-", key, "must be a list"))
+        return {}
+    found: dict[str, Any] = {}
+    for index, raw in enumerate(items):
+        ident = raw.get("id", f"#{index}") if isinstance(raw, dict) else f"#{index}"
+        try:
+            item = model.model_validate(raw)
+        except ValidationError as error:
+            problems.extend(_pydantic_problems(error, file, doc, str(ident), (key, index)))
+            continue
+        item_id = getattr(item, "id")  # noqa: B009 - every registry model has an id
+        if item_id in found:
+            problems.append(
+                LoadProblem(file, doc.line_of((key, index)), item_id, "id", "duplicate id")
+            )
+        found[item_id] = item
+    return found
+
+
+def _suggest(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+class _RuleChecker:
+    """Cross-reference checks for one rule against the registries."""
+
+    def __init__(
+        self,
+        facts: dict[str, FactSpec],
+        components: dict[str, Component],
+        slots: dict[str, Slot],
+        sources: dict[str, Source],
+    ) -> None:
+        self.facts = facts
+        self.components = components
+        self.slots = slots
+        self.sources = sources
+
+    def clause_problems(self, clause: Clause) -> list[tuple[str, str, str]]:
+        """(field suffix, problem, hint) for a clause that cannot be evaluated."""
+        spec = self.facts.get(clause.fact)
+        if spec is None:
+            return [("fact", f"unknown fact '{clause.fact}'", _suggest(clause.fact, self.facts))]
+        op = clause.operator
+        value = clause.operand
+        allowed = {
+            "bool": {Operator.equals, Operator.not_equals, Operator.exists},
+            "number": {
+                Operator.gt, Operator.gte, Operator.lt, Operator.lte, Operator.exists,
+                Operator.equals, Operator.not_equals, Operator.one_of,
+            },
+            "enum": {Operator.equals, Operator.not_equals, Operator.one_of, Operator.exists},
+            "set": {Operator.contains, Operator.exists},
+            "string": set(),
+        }[spec.type]
+        if op not in allowed:
+            names = ", ".join(sorted(item.value for item in allowed)) or "none"
+            return [(op.value, f"operator not allowed on a {spec.type} fact", f"use: {names}")]
+        if op is Operator.exists:
+            return []
+        values = value if isinstance(value, list) else [value]
+        out = []
+        for item in values:
+            if spec.type == "bool" and not isinstance(item, bool):
+                out.append((op.value, f"{item!r} is not true/false", "this fact is a boolean"))
+            elif spec.type == "number" and (
+                isinstance(item, bool) or not isinstance(item, int | float)
+            ):
+                out.append((op.value, f"{item!r} is not a number", "this fact is numeric"))
+            elif spec.type in ("enum", "set") and item not in spec.values:
+                out.append(
+                    (
+                        op.value,
+                        f"'{item}' is not a value of {clause.fact}",
+                        f"allowed: {', '.join(spec.values)}",
+                    )
+                )
+        return out
+
+
+def _decision_specs(
+    slots: dict[str, Slot], rules: Sequence[Rule], components: dict[str, Component]
+) -> dict[str, FactSpec]:
+    """One enum fact per slot: the components the rules may place there."""
+    placed: dict[str, set[str]] = {slot: set() for slot in slots}
+    for rule in rules:
+        if rule.recommend and rule.recommend.slot in placed:
+            placed[rule.recommend.slot].add(rule.recommend.component)
+    return {
+        f"{DECISION_PREFIX}{slot}": FactSpec(
+            f"{DECISION_PREFIX}{slot}",
+            "enum",
+            f"The component chosen for the '{slot}' slot.",
+            tuple(sorted(placed[slot] or set(components))),
+        )
+        for slot in slots
+    }
+
+
+def _stratify(
+    rules: Sequence[Rule], rule_files: dict[str, str], problems: list[LoadProblem]
+) -> tuple[tuple[tuple[str, ...], ...], dict[str, int]]:
+    """Order rules into rounds so a rule runs only after every slot it reads is decided."""
+    depends: dict[str, set[str]] = {}
+    for rule in rules:
+        key = rule.slot or f"!{rule.purpose}:{rule.id}"
+        reads = {
+            clause.fact[len(DECISION_PREFIX):]
+            for clause in rule.when
+            if clause.fact.startswith(DECISION_PREFIX)
+        }
+        depends.setdefault(key, set()).update(reads)
+    levels: dict[str, int] = {}
+    visiting: list[str] = []
+
+    def level(slot: str) -> int:
+        if slot in levels:
+            return levels[slot]
+        if slot in visiting:
+            cycle = [*visiting[visiting.index(slot):], slot]
+            involved = sorted(
+                rule.id
+                for rule in rules
+                if (rule.slot or f"!{rule.purpose}:{rule.id}") in cycle
+                and any(c.fact[len(DECISION_PREFIX):] in cycle for c in rule.when)
+            )
+            first = involved[0] if involved else "-"
+            problems.append(
+                LoadProblem(
+                    rule_files.get(first, "rules"),
+                    1,
+                    first,
+                    "when",
+                    "decisions depend on each other in a cycle: " + " -> ".join(cycle),
+                    f"rules involved: {', '.join(involved)}",
+                )
+            )
+            levels[slot] = 0
+            return 0
+        visiting.append(slot)
+        value = 0
+        for needed in sorted(depends.get(slot, ())):
+            value = max(value, level(needed) + 1)
+        visiting.pop()
+        levels[slot] = value
+        return value
+
+    for key in sorted(depends):
+        level(key)
+    deepest = max(levels.values(), default=0)
+    if deepest >= MAX_CHAIN_DEPTH:
+        problems.append(
+            LoadProblem(
+                "rules", 1, "-", "when",
+                f"decision chain is {deepest + 1} rounds deep", f"at most {MAX_CHAIN_DEPTH}",
+            )
+        )
+    strata: list[list[str]] = [[] for _ in range(deepest + 1)]
+    for rule in sorted(rules, key=lambda item: item.id):
+        strata[levels[rule.slot or f"!{rule.purpose}:{rule.id}"]].append(rule.id)
+    slot_levels = {slot: lvl for slot, lvl in levels.items() if not slot.startswith("!")}
+    return tuple(tuple(stratum) for stratum in strata if stratum), slot_levels
+
+
+def _digest(root: Path, files: Iterable[Path]) -> str:
+    hasher = hashlib.sha256()
+    for path in sorted(files):
+        hasher.update(path.relative_to(root).as_posix().encode())
+        hasher.update(b"\0")
+        hasher.update(path.read_bytes())
+        hasher.update(b"\0")
+    return hasher.hexdigest()
+
+
+def _example_problems(
+    rule: Rule, file: str, doc: LocatedDocument
+) -> list[LoadProblem]:
+    problems = []
+    for outcome in ("fires", "silent"):
+        for index, example in enumerate(getattr(rule.examples, outcome)):
+            try:
+                Requirements.model_validate_json(json.dumps(example.requirements))
+            except ValidationError as error:
+                base: Path_ = ("examples", outcome, index, "requirements")
+                problems.extend(_pydantic_problems(error, file, doc, rule.id, base))
+            except (TypeError, ValueError) as error:
+                loc: Path_ = ("examples", outcome, index)
+                problems.append(
+                    LoadProblem(file, doc.line_of(loc), rule.id, "examples", str(error))
+                )
+    return problems
+
+
+def load_catalog(root: Path) -> Catalog:
+    """Load every knowledge file under ``root``; raise ``CatalogError`` listing all problems."""
+    root = root.resolve()
+    problems: list[LoadProblem] = []
+    if not root.is_dir():
+        raise CatalogError([LoadProblem(str(root), 1, "-", "(rules)", "not a directory")])
+    areas: dict[str, Area] = _load_registry(root, "_areas.yaml", "areas", Area, problems)
+    components: dict[str, Component] = _load_registry(
+        root, "_components.yaml", "components", Component, problems
+    )
+    slots: dict[str, Slot] = _load_registry(root, "_slots.yaml", "slots", Slot, problems)
+    sources: dict[str, Source] = _load_registry(
+        root, "_sources.yaml", "sources", Source, problems
+    )
+
+    rule_paths = sorted(
+        path for path in root.rglob("*.yaml") if path.parent != root and not path.name.startswith("_")
+    )
+    rules: list[Rule] = []
+    rule_files: dict[str, str] = {}
+    docs: dict[str, LocatedDocument] = {}
+    for path in rule_paths:
+        file = _location(path, root)
+        doc = _read(path, root, problems)
+        if doc is None:
+            continue
+        raw = doc.data
+        rule_id = str(raw.get("id", "-")) if isinstance(raw, dict) else "-"
+        try:
+            rule = Rule.model_validate(raw)
+        except ValidationError as error:
+            problems.extend(_pydantic_problems(error, file, doc, rule_id))
+            continue
+        if rule.id in rule_files:
+            problems.append(
+                LoadProblem(file, doc.line_of(("id",)), rule.id, "id",
+                            f"duplicate rule id, also in {rule_files[rule.id]}")
+            )
+            continue
+        folder = path.parent.relative_to(root).as_posix()
+        if not path.stem.startswith(f"{rule.id}-") or not re.fullmatch(
+            r"[A-Z]+-[0-9]{3}-[a-z0-9-]+", path.stem
+        ):
+            problems.append(
+                LoadProblem(file, doc.line_of(("id",)), rule.id, "id",
+                            "file name does not match the rule id",
+                            f"name it {rule.id}-<slug>.yaml")
+            )
+        if rule.area != folder:
+            problems.append(
+                LoadProblem(file, doc.line_of(("area",)), rule.id, "area",
+                            f"area '{rule.area}' does not match folder '{folder}'",
+                            f"move the file to rules/{rule.area}/ or set area: {folder}")
+            )
+        area = areas.get(rule.area)
+        if area is None:
+            problems.append(
+                LoadProblem(file, doc.line_of(("area",)), rule.id, "area",
+                            f"unknown area '{rule.area}'", _suggest(rule.area, areas))
+            )
+        elif not rule.id.startswith(f"{area.prefix}-"):
+            problems.append(
+                LoadProblem(file, doc.line_of(("id",)), rule.id, "id",
+                            f"ids in area '{rule.area}' start with {area.prefix}-")
+            )
+        rules.append(rule)
+        rule_files[rule.id] = file
+        docs[rule.id] = doc
+
+    fact_specs: dict[str, FactSpec] = {**requirement_fact_specs(), **derived_fact_specs()}
+    fact_specs.update(_decision_specs(slots, rules, components))
+    checker = _RuleChecker(fact_specs, components, slots, sources)
+
+    for rule in rules:
+        file, doc = rule_files[rule.id], docs[rule.id]
+        for index, clause in enumerate(rule.when):
+            for suffix, problem, hint in checker.clause_problems(clause):
+                loc: Path_ = ("when", index, suffix)
+                problems.append(
+                    LoadProblem(file, doc.line_of(loc), rule.id, f"when[{index}].{suffix}",
+                                problem, hint)
+                )
+        if rule.recommend is not None:
+            if rule.recommend.slot not in slots:
+                problems.append(
+                    LoadProblem(file, doc.line_of(("recommend", "slot")), rule.id,
+                                "recommend.slot", f"unknown slot '{rule.recommend.slot}'",
+                                _suggest(rule.recommend.slot, slots))
+                )
+            if rule.recommend.component not in components:
+                problems.append(
+                    LoadProblem(file, doc.line_of(("recommend", "component")), rule.id,
+                                "recommend.component",
+                                f"unknown component '{rule.recommend.component}'",
+                                _suggest(rule.recommend.component, components)
+                                or "add it to rules/_components.yaml")
+                )
+        for index, edge in enumerate(rule.connects):
+            for end_name, end in (("from", edge.from_), ("to", edge.to)):
+                if end != "self" and end not in slots:
+                    problems.append(
+                        LoadProblem(file, doc.line_of(("connects", index, end_name)), rule.id,
+                                    f"connects[{index}].{end_name}", f"unknown slot '{end}'",
+                                    _suggest(end, [*slots, "self"]))
+                    )
+        for index, rejection in enumerate(rule.rejects):
+            if rejection.component not in components:
+                problems.append(
+                    LoadProblem(file, doc.line_of(("rejects", index, "component")), rule.id,
+                                f"rejects[{index}].component",
+                                f"unknown component '{rejection.component}'",
+                                _suggest(rejection.component, components))
+                )
+            elif rule.recommend and rejection.component == rule.recommend.component:
+                problems.append(
+                    LoadProblem(file, doc.line_of(("rejects", index, "component")), rule.id,
+                                f"rejects[{index}].component",
+                                "a rule cannot reject the component it recommends")
+                )
+        for index, citation in enumerate(rule.citations):
+            if citation.source not in sources:
+                problems.append(
+                    LoadProblem(file, doc.line_of(("citations", index, "source")), rule.id,
+                                f"citations[{index}].source",
+                                f"unknown source '{citation.source}'",
+                                _suggest(citation.source, sources)
+                                or "register it in rules/_sources.yaml")
+                )
+        problems.extend(_example_problems(rule, file, doc))
+
+    for slot in slots.values():
+        for index, clause in enumerate(slot.relevant_when_any):
+            for suffix, problem, hint in checker.clause_problems(clause):
+                problems.append(
+                    LoadProblem(_location(root / "_slots.yaml", root), 1, slot.id,
+                                f"relevant_when_any[{index}].{suffix}", problem, hint)
+                )
+    entries = [slot.id for slot in slots.values() if slot.entry]
+    if slots and not entries:
+        problems.append(
+            LoadProblem(_location(root / "_slots.yaml", root), 1, "-", "entry",
+                        "no slot is marked 'entry: true'", "the graph needs a client entry")
+        )
+
+    strata, slot_levels = _stratify(rules, rule_files, problems)
+    if problems:
+        raise CatalogError(problems)
+    all_files = [root / name for name in REGISTRY_FILES] + rule_paths
+    return Catalog(
+        root=root,
+        rules=tuple(sorted(rules, key=lambda rule: rule.id)),
+        rule_files=rule_files,
+        components=components,
+        slots=slots,
+        sources=sources,
+        areas=areas,
+        facts=fact_specs,
+        strata=strata,
+        digest=_digest(root, all_files),
+        slot_levels=slot_levels,
+    )

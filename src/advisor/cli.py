@@ -1,0 +1,194 @@
+"""Command line: argument parsing, output files and exit codes only.
+
+Exit codes: 0 success, 2 invalid input or invalid rules (the message names the field),
+3 an engine failure. No command prints a traceback for a user's mistake, and an output file
+is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from advisor.catalog import Catalog, CatalogError, load_catalog
+from advisor.engine import ENGINE_NAMES
+from advisor.engine.base import CompileError, EngineError
+from advisor.inputs import InputError, read_requirements
+from advisor.models.report import Report
+from advisor.models.requirements import Requirements
+from advisor.paths import rules_dir
+from advisor.pipeline import Advisor
+from advisor.render import FORMATS, render
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+EXIT_ENGINE = 3
+
+
+class _Failure(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename: whole or nothing."""
+    directory = path.resolve().parent
+    if not directory.is_dir():
+        raise _Failure(EXIT_INVALID, f"{path}: directory {directory} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None or output == "-":
+        sys.stdout.write(text)
+    else:
+        write_atomically(Path(output), text)
+
+
+def _catalog(rules: str | None) -> Catalog:
+    try:
+        return load_catalog(Path(rules) if rules else rules_dir())
+    except CatalogError as error:
+        count = len(error.problems)
+        raise _Failure(EXIT_INVALID, f"{error}\n{count} problem(s) in the rules") from None
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    try:
+        requirements = read_requirements(args.file)
+    except InputError as error:
+        raise _Failure(EXIT_INVALID, str(error)) from None
+    catalog = _catalog(args.rules)
+    try:
+        advisor = Advisor(engine=args.engine, catalog=catalog)
+        report = advisor.recommend(requirements)
+    except (EngineError, CompileError) as error:
+        raise _Failure(EXIT_ENGINE, f"engine '{args.engine}' failed: {error}") from None
+    _emit(render(report, args.format), args.output)
+    return EXIT_OK
+
+
+def _rules_list(args: argparse.Namespace) -> int:
+    catalog = _catalog(args.rules)
+    if args.format == "json":
+        rows = [
+            {"id": rule.id, "area": rule.area, "title": rule.title,
+             "slot": rule.slot, "component": rule.recommend.component if rule.recommend else None,
+             "strength": rule.strength.value, "priority": rule.priority,
+             "file": catalog.rule_files[rule.id]}
+            for rule in catalog.rules
+        ]
+        _emit(json.dumps(rows, indent=2) + "\n", None)
+        return EXIT_OK
+    width = max((len(rule.id) for rule in catalog.rules), default=2)
+    lines = []
+    for rule in catalog.rules:
+        target = (f"{rule.slot} -> {rule.recommend.component}" if rule.recommend
+                  else "warning")
+        lines.append(f"{rule.id:<{width}}  {rule.area:<10} {target:<44} {rule.title}")
+    _emit("\n".join(lines) + ("\n" if lines else ""), None)
+    return EXIT_OK
+
+
+def _rules_show(args: argparse.Namespace) -> int:
+    catalog = _catalog(args.rules)
+    wanted = args.id.upper()
+    if wanted not in catalog.rule_files:
+        known = ", ".join(rule.id for rule in catalog.rules[:8])
+        raise _Failure(EXIT_INVALID, f"no rule with id '{args.id}' (known ids include {known} "
+                                     "...; `advisor rules list` shows all)")
+    path = catalog.root.parent / catalog.rule_files[wanted]
+    if not path.is_file():
+        path = catalog.root / Path(catalog.rule_files[wanted]).relative_to(catalog.root.name)
+    _emit(f"# {catalog.rule_files[wanted]}\n" + path.read_text(encoding="utf-8"), None)
+    return EXIT_OK
+
+
+def _rules_lint(args: argparse.Namespace) -> int:
+    from advisor.lint import lint_catalog
+
+    catalog = _catalog(args.rules)
+    problems = lint_catalog(catalog)
+    if problems:
+        raise _Failure(EXIT_INVALID, "\n".join(problems) + f"\n{len(problems)} problem(s)")
+    sys.stdout.write(f"{len(catalog.rules)} rules OK: schema, references, examples "
+                     "(fires/silent) and durable-rules limits\n")
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    model = Report if args.output else Requirements
+    schema = model.model_json_schema(mode="serialization" if args.output else "validation")
+    _emit(json.dumps(schema, indent=2, sort_keys=True) + "\n", None)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="advisor",
+        description="Recommend an AWS architecture from stated requirements, with a "
+        "justification, rejected alternatives and sources for every decision.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    recommend = sub.add_parser("recommend", help="recommend an architecture for a requirements file")
+    recommend.add_argument("file", help="requirements file (YAML or JSON), or - for stdin")
+    recommend.add_argument("--format", choices=FORMATS, default="md", help="output format")
+    recommend.add_argument("--engine", choices=ENGINE_NAMES, default="durable",
+                           help="rule engine backend (default: durable)")
+    recommend.add_argument("-o", "--output", help="write the report here instead of stdout")
+    recommend.add_argument("--rules", help="rules directory (default: the bundled rules)")
+    recommend.set_defaults(handler=_recommend)
+
+    rules = sub.add_parser("rules", help="list, show or lint the rules")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    listing = rules_sub.add_parser("list", help="one line per rule")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.set_defaults(handler=_rules_list)
+    show = rules_sub.add_parser("show", help="print one rule file")
+    show.add_argument("id", help="rule id, e.g. DATA-001")
+    show.set_defaults(handler=_rules_show)
+    lint = rules_sub.add_parser("lint", help="validate every rule and run its examples")
+    lint.set_defaults(handler=_rules_lint)
+    for action in (listing, show, lint):
+        action.add_argument("--rules", help="rules directory (default: the bundled rules)")
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of the input (or the output)")
+    schema.add_argument("--output", action="store_true",
+                        help="print the schema of the JSON report instead of the input")
+    schema.set_defaults(handler=_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``advisor`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+        return code
+    except _Failure as failure:
+        sys.stderr.write(f"advisor: {failure}\n" if "\n" not in str(failure)
+                         else f"advisor: error\n{failure}\n")
+        return failure.code
+    except BrokenPipeError:  # pragma: no cover - e.g. `advisor rules list | head`
+        return EXIT_OK
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

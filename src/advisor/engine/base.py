@@ -1,0 +1,175 @@
+"""The RuleEngine protocol and the engine-neutral compiled rules both backends run.
+
+A backend only *matches*: given the facts of one round it reports which rules of that round
+fire. ``run_chain`` drives the rounds: after each one, the caller's ``choose`` callback (the
+resolver, in plain Python) turns that round's firings into decisions, which become
+``decision.<slot>`` facts for the next round. Winners are therefore never decided by engine
+firing order, and both backends share the exact same chaining semantics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from advisor.catalog import DECISION_PREFIX, Catalog
+from advisor.facts import FactValue, Facts
+from advisor.models.rule import Operator
+
+MatchedValue = bool | int | float | str | list[str] | None
+
+
+class EngineError(Exception):
+    """An evaluation failed inside a backend; the message says which rule or limit."""
+
+
+class CompileError(Exception):
+    """Rules cannot be compiled for a backend; the message names the offending rules."""
+
+
+class Firing(BaseModel):
+    """One rule that fired: what it matched and what it derived."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str
+    round: int
+    priority: int
+    matched: dict[str, MatchedValue]
+    slot: str | None
+    component: str | None
+
+
+class Trace(BaseModel):
+    """Every firing of one evaluation, in round order, then priority (high first), then id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    engine: str
+    rounds: int
+    firings: tuple[Firing, ...]
+    decisions: dict[str, str]
+
+
+Chooser = Callable[[Sequence[Firing], Mapping[str, str]], Mapping[str, str]]
+"""Given one round's firings and the decisions so far, return the new slot -> component."""
+
+
+@dataclass(frozen=True)
+class CompiledClause:
+    fact: str
+    operator: Operator
+    operand: bool | int | float | str | tuple[bool | int | float | str, ...]
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    id: str
+    area: str
+    priority: int
+    round: int
+    slot: str | None
+    component: str | None
+    clauses: tuple[CompiledClause, ...]
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    """Engine-neutral form of a catalog: rules grouped into chaining rounds."""
+
+    rounds: tuple[tuple[CompiledRule, ...], ...]
+    digest: str
+
+    @property
+    def count(self) -> int:
+        """Number of rules."""
+        return sum(len(group) for group in self.rounds)
+
+
+def compile_rules(catalog: Catalog) -> CompiledRules:
+    """Turn a validated catalog into rounds of compiled rules (pure; fresh objects each call)."""
+    rounds = []
+    for index, stratum in enumerate(catalog.strata):
+        group = []
+        for rule_id in stratum:
+            rule = catalog.rule(rule_id)
+            clauses = tuple(
+                CompiledClause(
+                    clause.fact,
+                    clause.operator,
+                    tuple(clause.operand) if isinstance(clause.operand, list) else clause.operand,
+                )
+                for clause in rule.when
+            )
+            group.append(
+                CompiledRule(
+                    id=rule.id,
+                    area=rule.area,
+                    priority=rule.priority,
+                    round=index,
+                    slot=rule.slot,
+                    component=rule.recommend.component if rule.recommend else None,
+                    clauses=clauses,
+                )
+            )
+        rounds.append(tuple(group))
+    return CompiledRules(tuple(rounds), catalog.digest)
+
+
+def firing_order(firing: Firing) -> tuple[int, int, str]:
+    """Canonical trace order: round, then priority (high first), then rule id."""
+    return (firing.round, -firing.priority, firing.rule_id)
+
+
+class RuleEngine(Protocol):
+    """Compile once, evaluate many profiles. Implementations must be safe to share."""
+
+    name: str
+
+    def evaluate(self, facts: Facts, choose: Chooser) -> Trace:
+        """Run every round over ``facts``; raise EngineError when the backend fails."""
+        ...
+
+
+RoundMatcher = Callable[[int, dict[str, FactValue]], list[Firing]]
+
+
+def run_chain(
+    name: str,
+    rules: CompiledRules,
+    facts: Facts,
+    choose: Chooser,
+    match_round: RoundMatcher,
+    firing_budget: int,
+) -> Trace:
+    """Drive the rounds to a fixpoint: match, let ``choose`` decide, add decisions, repeat."""
+    decisions: dict[str, str] = {}
+    firings: list[Firing] = []
+    for index in range(len(rules.rounds)):
+        round_facts: dict[str, FactValue] = dict(facts)
+        for slot, component in decisions.items():
+            round_facts[f"{DECISION_PREFIX}{slot}"] = component
+        fired = sorted(match_round(index, round_facts), key=firing_order)
+        firings.extend(fired)
+        if len(firings) > firing_budget:
+            raise EngineError(
+                f"firing budget of {firing_budget} exceeded in round {index + 1}: the rule set "
+                "derives without end"
+            )
+        new = choose(fired, dict(decisions))
+        for slot, component in new.items():
+            if slot in decisions:
+                raise EngineError(
+                    f"slot '{slot}' was decided twice (round {index + 1}); rounds must decide "
+                    "each slot once"
+                )
+            decisions[slot] = component
+    return Trace(
+        engine=name,
+        rounds=len(rules.rounds),
+        firings=tuple(firings),
+        decisions=dict(sorted(decisions.items())),
+    )

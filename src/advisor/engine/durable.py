@@ -1,0 +1,270 @@
+"""The durable-rules backend (the default), with every known fault of its C core fenced off.
+
+Faults (see docs/engine.md) and what makes each impossible here:
+
+* error 303 past 64 pending alpha tests, and the hang at 512 tests under one node: rules are
+  packed into rulesets of at most ``ALPHA_LIMIT`` alpha tests, counted conservatively (every test
+  of every rule, no sharing assumed); a single rule over the limit is a ``CompileError`` naming
+  it. Pinned by tests/test_engine_durable.py::test_profile_satisfying_every_threshold.
+* more than 1024 live sids, 32-bit sid hash collisions, cross-request state: one sid, used by
+  one evaluation at a time under a lock, whose state is deleted in ``finally``.
+* swallowed action errors: ``state["exception"]`` and engine exceptions become ``EngineError``.
+* dispatcher threads running chains elsewhere: ``_QuietHost`` never starts them.
+* unbounded chaining: a firing budget counted in the action wrapper.
+* no reload: compile once per process; a new rule set means a new engine object and Host.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from durable import engine as durable_engine
+
+from advisor.engine.base import (
+    Chooser,
+    CompiledClause,
+    CompiledRule,
+    CompiledRules,
+    CompileError,
+    EngineError,
+    Firing,
+    MatchedValue,
+    Trace,
+    run_chain,
+)
+from advisor.facts import FactValue, Facts
+from advisor.models.rule import Operator
+
+ALPHA_LIMIT = 64
+FACT_TYPE = "profile"
+_SID = "advisor-evaluation"
+
+
+class _QuietHost(durable_engine.Host):  # type: ignore[misc]
+    """A Host without the background dispatcher threads (they race the caller's chain)."""
+
+    def _run(self) -> None:
+        return None
+
+
+def engine_key(fact: str) -> str:
+    """Fact names carry dots; durable-rules field names must not, so dots become '__'."""
+    return fact.replace(".", "__")
+
+
+def _member_key(fact: str, member: str) -> str:
+    return f"{engine_key(fact)}__{member}"
+
+
+def clause_test(clause: CompiledClause) -> dict[str, Any]:
+    """One clause as a durable-rules test expression."""
+    key = engine_key(clause.fact)
+    op = clause.operator
+    operand = clause.operand
+    if op is Operator.equals:
+        return {key: operand}
+    if op is Operator.not_equals:
+        # $neq on an absent field does not match, which is the reference semantics.
+        return {"$neq": {key: operand}}
+    if op is Operator.one_of:
+        assert isinstance(operand, tuple)
+        return {"$or": [{key: item} for item in operand]}
+    if op is Operator.contains:
+        return {_member_key(clause.fact, str(operand)): True}
+    if op is Operator.exists:
+        return {"$ex": {key: 1}} if operand else {"$nex": {key: 1}}
+    return {f"${op.value}": {key: operand}}
+
+
+def alpha_tests(rule: CompiledRule) -> int:
+    """Upper bound on the alpha nodes a rule adds: its type test plus every clause test."""
+    count = 1
+    for clause in rule.clauses:
+        count += len(clause.operand) if isinstance(clause.operand, tuple) else 1
+    return count
+
+
+def _equality_first(clause: CompiledClause) -> tuple[int, str]:
+    # Equality tests are the most selective and share alpha nodes best; put them first.
+    return (0 if clause.operator is Operator.equals else 1, clause.fact)
+
+
+def pack_rulesets(rules: CompiledRules) -> list[list[list[CompiledRule]]]:
+    """Per round, split rules (grouped by area) into rulesets of at most ALPHA_LIMIT tests."""
+    oversized = [
+        f"{rule.id} ({alpha_tests(rule)} tests)"
+        for group in rules.rounds
+        for rule in group
+        if alpha_tests(rule) > ALPHA_LIMIT
+    ]
+    if oversized:
+        raise CompileError(
+            f"rules exceed durable-rules' limit of {ALPHA_LIMIT} alpha tests per ruleset even "
+            f"alone: {', '.join(oversized)}; split them into smaller rules"
+        )
+    packed: list[list[list[CompiledRule]]] = []
+    for group in rules.rounds:
+        rulesets: list[list[CompiledRule]] = []
+        by_area: dict[str, list[CompiledRule]] = {}
+        for rule in group:
+            by_area.setdefault(rule.area, []).append(rule)
+        for area in sorted(by_area):
+            current: list[CompiledRule] = []
+            used = 0
+            for rule in by_area[area]:
+                cost = alpha_tests(rule)
+                if current and used + cost > ALPHA_LIMIT:
+                    rulesets.append(current)
+                    current, used = [], 0
+                current.append(rule)
+                used += cost
+            if current:
+                rulesets.append(current)
+        packed.append(rulesets)
+    return packed
+
+
+def to_engine_fact(facts: dict[str, FactValue]) -> dict[str, Any]:
+    """Flatten facts for durable-rules: dotted names become '__', sets become member flags."""
+    fact: dict[str, Any] = {"sid": _SID, "t": FACT_TYPE}
+    for name, value in facts.items():
+        if isinstance(value, tuple):
+            for member in value:
+                fact[_member_key(name, member)] = True
+            fact[engine_key(name)] = list(value)
+        else:
+            fact[engine_key(name)] = value
+    return fact
+
+
+class DurableEngine:
+    """durable-rules behind the RuleEngine protocol; evaluations are serialised by a lock."""
+
+    name = "durable"
+
+    def __init__(self, rules: CompiledRules, firing_budget: int | None = None) -> None:
+        self._rules = rules
+        self._budget = firing_budget if firing_budget is not None else rules.count + 1
+        self._lock = threading.Lock()
+        self._current: list[Firing] | None = None
+        self._current_facts: dict[str, FactValue] = {}
+        self._packed = pack_rulesets(rules)
+        self._ruleset_names: list[list[str]] = []
+        definitions: dict[str, dict[str, Any]] = {}
+        for round_index, rulesets in enumerate(self._packed):
+            names = []
+            for chunk_index, chunk in enumerate(rulesets):
+                name = f"round{round_index}_{chunk[0].area}_{chunk_index}"
+                definitions[name] = {rule.id: self._definition(rule) for rule in chunk}
+                names.append(name)
+            self._ruleset_names.append(names)
+        self._host = _QuietHost()
+        try:
+            if definitions:
+                self._host.set_rulesets(definitions)
+        except Exception as error:  # the C core reports bad definitions as bare Exceptions
+            raise CompileError(f"durable-rules rejected the compiled rulesets: {error}") from None
+
+    def _definition(self, rule: CompiledRule) -> dict[str, Any]:
+        tests: list[dict[str, Any]] = [{"t": FACT_TYPE}]
+        tests.extend(clause_test(clause) for clause in sorted(rule.clauses, key=_equality_first))
+        return {"all": [{"m": {"$and": tests}}], "run": self._action(rule)}
+
+    def _action(self, rule: CompiledRule) -> Callable[[Any], None]:
+        def record(closure: Any) -> None:
+            firings = self._current
+            if firings is None:  # pragma: no cover - only reachable if the lock is bypassed
+                raise EngineError(f"{rule.id} fired outside an evaluation")
+            if len(firings) >= self._budget:
+                raise EngineError(f"firing budget of {self._budget} exceeded at {rule.id}")
+            matched_fact = closure.m._d if hasattr(closure.m, "_d") else dict(closure.m)
+            firings.append(
+                Firing(
+                    rule_id=rule.id,
+                    round=rule.round,
+                    priority=rule.priority,
+                    matched=_matched(rule, matched_fact),
+                    slot=rule.slot,
+                    component=rule.component,
+                )
+            )
+
+        return record
+
+    def _assert(self, ruleset: str, fact: dict[str, Any]) -> None:
+        try:
+            state = self._host.assert_fact(ruleset, dict(fact))
+        except durable_engine.MessageNotHandledException:
+            return  # no rule in this ruleset matches the fact
+        except EngineError:
+            raise
+        except Exception as error:
+            raise EngineError(f"durable-rules failed in ruleset {ruleset}: {error}") from None
+        if isinstance(state, dict) and state.get("exception"):
+            raise EngineError(
+                f"durable-rules action failed in ruleset {ruleset}: {state['exception']}"
+            )
+
+    def match_round(self, round_index: int, facts: dict[str, FactValue]) -> list[Firing]:
+        """Assert the round's facts into each of its rulesets, one isolated state each."""
+        fired: list[Firing] = []
+        engine_fact = to_engine_fact(facts)
+        for ruleset in self._ruleset_names[round_index]:
+            self._current = []
+            try:
+                self._assert(ruleset, engine_fact)
+                fired.extend(self._current)
+            finally:
+                self._current = None
+                self._host.delete_state(ruleset, _SID)
+        seen: set[str] = set()
+        unique = []
+        for firing in fired:
+            if firing.rule_id in seen:
+                raise EngineError(f"{firing.rule_id} fired twice for one fact")
+            seen.add(firing.rule_id)
+            unique.append(firing)
+        return unique
+
+    def evaluate(self, facts: Facts, choose: Chooser) -> Trace:
+        """Evaluate every round over ``facts``; one evaluation at a time per engine."""
+        with self._lock:
+            return run_chain(
+                self.name, self._rules, facts, choose, self.match_round, self._budget
+            )
+
+    def describe_rulesets(self) -> list[dict[str, Any]]:
+        """Ruleset name, rule ids and alpha-test count of each compiled ruleset."""
+        out = []
+        for round_index, rulesets in enumerate(self._packed):
+            for name, chunk in zip(self._ruleset_names[round_index], rulesets, strict=True):
+                out.append(
+                    {
+                        "name": name,
+                        "rules": [rule.id for rule in chunk],
+                        "alpha_tests": sum(alpha_tests(rule) for rule in chunk),
+                    }
+                )
+        return out
+
+
+def _matched(rule: CompiledRule, engine_fact: dict[str, Any]) -> dict[str, MatchedValue]:
+    """Read back, from the fact durable-rules matched, the value of each tested fact."""
+    matched: dict[str, MatchedValue] = {}
+    for clause in rule.clauses:
+        if clause.operator is Operator.contains:
+            matched[clause.fact] = [str(clause.operand)]
+            continue
+        value = engine_fact.get(engine_key(clause.fact))
+        matched[clause.fact] = _plain(value)
+    return matched
+
+
+def _plain(value: Any) -> MatchedValue:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    raise EngineError(f"durable-rules returned an unexpected value {value!r}")

@@ -1,0 +1,106 @@
+"""The plain-Python backend: the reference oracle every other backend is compared with.
+
+Per round, rules are indexed by (fact, value) of one equality clause, so a profile only visits
+rules that can possibly match; rules without an equality clause are always visited. Clause
+semantics are the engine contract: a clause on an absent (unknown) fact never holds, except
+``exists: false``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from advisor.engine.base import (
+    Chooser,
+    CompiledClause,
+    CompiledRule,
+    CompiledRules,
+    EngineError,
+    Firing,
+    MatchedValue,
+    Trace,
+    run_chain,
+)
+from advisor.conditions import holds
+from advisor.facts import FactValue, Facts
+from advisor.models.rule import Operator
+
+_Key = tuple[str, bool | int | float | str]
+
+
+def clause_holds(clause: CompiledClause, facts: Facts) -> bool:
+    """Whether one compiled clause holds for these facts."""
+    return holds(clause.fact, clause.operator, clause.operand, facts)
+
+
+def matched_values(rule: CompiledRule, facts: Facts) -> dict[str, MatchedValue]:
+    """The value of each fact a rule tested (None for an absent fact), keyed by fact name."""
+    matched: dict[str, MatchedValue] = {}
+    for clause in rule.clauses:
+        if clause.operator is Operator.contains:
+            matched[clause.fact] = [str(clause.operand)]
+            continue
+        value = facts.get(clause.fact)
+        matched[clause.fact] = list(value) if isinstance(value, tuple) else value
+    return matched
+
+
+class ReferenceEngine:
+    """Forward chaining in plain Python over compiled rules."""
+
+    name = "python"
+
+    def __init__(self, rules: CompiledRules, firing_budget: int | None = None) -> None:
+        self._rules = rules
+        self._budget = firing_budget if firing_budget is not None else rules.count + 1
+        self._indexed: list[dict[_Key, list[CompiledRule]]] = []
+        self._unindexed: list[list[CompiledRule]] = []
+        for group in rules.rounds:
+            index: dict[_Key, list[CompiledRule]] = defaultdict(list)
+            rest: list[CompiledRule] = []
+            for rule in group:
+                key = next(
+                    (
+                        (clause.fact, clause.operand)
+                        for clause in rule.clauses
+                        if clause.operator is Operator.equals
+                        and not isinstance(clause.operand, tuple)
+                    ),
+                    None,
+                )
+                if key is None:
+                    rest.append(rule)
+                else:
+                    index[key].append(rule)
+            self._indexed.append(dict(index))
+            self._unindexed.append(rest)
+
+    def _candidates(self, round_index: int, facts: dict[str, FactValue]) -> list[CompiledRule]:
+        index = self._indexed[round_index]
+        found: list[CompiledRule] = list(self._unindexed[round_index])
+        for name, value in facts.items():
+            if isinstance(value, tuple):
+                continue
+            found.extend(index.get((name, value), ()))
+        return found
+
+    def match_round(self, round_index: int, facts: dict[str, FactValue]) -> list[Firing]:
+        """The firings of one round, each rule at most once (refraction)."""
+        fired: dict[str, Firing] = {}
+        for rule in self._candidates(round_index, facts):
+            if rule.id in fired:
+                continue
+            if all(clause_holds(clause, facts) for clause in rule.clauses):
+                fired[rule.id] = Firing(
+                    rule_id=rule.id,
+                    round=round_index,
+                    priority=rule.priority,
+                    matched=matched_values(rule, facts),
+                    slot=rule.slot,
+                    component=rule.component,
+                )
+        return list(fired.values())
+
+    def evaluate(self, facts: Facts, choose: Chooser) -> Trace:
+        """Evaluate every round over ``facts``."""
+        return run_chain(self.name, self._rules, facts, choose, self.match_round, self._budget)

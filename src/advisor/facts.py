@@ -1,0 +1,162 @@
+"""Requirements -> facts: the one place where the engine's input is computed.
+
+A fact is a flat ``section.field`` name with a scalar value. Unknown requirements are *absent*
+(never a default), so a clause on them does not hold and the report lists them as assumptions.
+Derived facts, computed here and nowhere else, keep every rule a conjunction of simple clauses.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
+
+from advisor.models.requirements import Requirements
+
+FactValue = bool | int | float | str | tuple[str, ...]
+Facts = Mapping[str, FactValue]
+FactType = Literal["bool", "number", "enum", "string", "set"]
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """What a fact can hold, so rule clauses can be checked against it when rules load."""
+
+    name: str
+    type: FactType
+    description: str
+    values: tuple[str, ...] = ()
+    derived: bool = False
+
+
+@dataclass(frozen=True)
+class _Derived:
+    spec: FactSpec
+    inputs: tuple[str, ...]
+
+
+# Derived facts: each names the requirement fields it is computed from (shown in the report).
+DERIVED_FACTS: tuple[_Derived, ...] = (
+    _Derived(
+        FactSpec(
+            "traffic.peak_to_average",
+            "number",
+            "Peak requests/s divided by average requests/s (how bursty the load is).",
+            derived=True,
+        ),
+        ("traffic.peak_rps", "traffic.average_rps"),
+    ),
+    _Derived(
+        FactSpec(
+            "security.regulated",
+            "bool",
+            "At least one compliance regime is in scope.",
+            derived=True,
+        ),
+        ("security.compliance",),
+    ),
+)
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return _unwrap_optional(args[0])
+    origin = get_origin(annotation)
+    if origin is not None and getattr(origin, "__name__", "") == "Annotated":  # pragma: no cover
+        return _unwrap_optional(get_args(annotation)[0])
+    return annotation
+
+
+def _spec_for(name: str, annotation: Any, description: str) -> FactSpec:
+    base = _unwrap_optional(annotation)
+    if get_origin(base) is list:
+        (member,) = get_args(base)
+        member = _unwrap_optional(member)
+        values = tuple(item.value for item in member)
+        return FactSpec(name, "set", description, values)
+    if isinstance(base, type) and issubclass(base, Enum):
+        return FactSpec(name, "enum", description, tuple(item.value for item in base))
+    if base is bool:
+        return FactSpec(name, "bool", description)
+    if base in (int, float):
+        return FactSpec(name, "number", description)
+    if base is str:
+        return FactSpec(name, "string", description)
+    raise TypeError(f"unsupported requirement field type for {name}: {annotation!r}")
+
+
+def requirement_fact_specs() -> dict[str, FactSpec]:
+    """Every requirement field as a fact spec, generated from the requirements model."""
+    specs: dict[str, FactSpec] = {}
+    for section_name, section_field in Requirements.model_fields.items():
+        section_model = section_field.annotation
+        assert isinstance(section_model, type) and issubclass(section_model, BaseModel)
+        for field_name, field in section_model.model_fields.items():
+            name = f"{section_name}.{field_name}"
+            spec = _spec_for(name, field.annotation, field.description or "")
+            # Free text (names, descriptions) is carried into the report, never evaluated.
+            if spec.type != "string":
+                specs[name] = spec
+    return specs
+
+
+_REQUIREMENT_SPECS = requirement_fact_specs()
+
+
+def derived_fact_specs() -> dict[str, FactSpec]:
+    """The derived facts computed by ``build_facts``."""
+    return {item.spec.name: item.spec for item in DERIVED_FACTS}
+
+
+def derived_fact_inputs() -> dict[str, tuple[str, ...]]:
+    """For each derived fact, the requirement fields it is computed from."""
+    return {item.spec.name: item.inputs for item in DERIVED_FACTS}
+
+
+def _plain(value: Any) -> FactValue:
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, list):
+        return tuple(sorted(str(item.value if isinstance(item, Enum) else item) for item in value))
+    if isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"unsupported fact value {value!r}")  # pragma: no cover
+
+
+def requirement_facts(requirements: Requirements) -> dict[str, FactValue]:
+    """The known requirement values as flat facts; unknown (None) fields are left out."""
+    facts: dict[str, FactValue] = {}
+    specs = _REQUIREMENT_SPECS
+    for section_name in Requirements.model_fields:
+        section = getattr(requirements, section_name)
+        for field_name in type(section).model_fields:
+            name = f"{section_name}.{field_name}"
+            value = getattr(section, field_name)
+            if value is not None and name in specs:
+                facts[name] = _plain(value)
+    return facts
+
+
+def build_facts(requirements: Requirements) -> dict[str, FactValue]:
+    """Requirement facts plus every derived fact whose inputs are known, in sorted key order."""
+    facts = requirement_facts(requirements)
+    peak = facts.get("traffic.peak_rps")
+    average = facts.get("traffic.average_rps")
+    if isinstance(peak, int | float) and isinstance(average, int | float) and average > 0:
+        facts["traffic.peak_to_average"] = round(float(peak) / float(average), 6)
+    compliance = facts.get("security.compliance")
+    if isinstance(compliance, tuple):
+        facts["security.regulated"] = len(compliance) > 0
+    return dict(sorted(facts.items()))
+
+
+def unknown_requirements(requirements: Requirements) -> list[str]:
+    """Names of every requirement field the user did not give, in model order."""
+    known = requirement_facts(requirements)
+    return [name for name in requirement_fact_specs() if name not in known]

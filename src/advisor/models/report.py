@@ -1,0 +1,176 @@
+"""The recommendation as data: what the JSON output carries and the templates render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from advisor.engine.base import Firing, MatchedValue
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Evidence(Out):
+    """A requirement value a rule tested, and what it means."""
+
+    fact: str
+    value: MatchedValue
+    test: str
+    description: str
+    derived_from: list[str] = []
+
+
+class Reference(Out):
+    """A numbered entry of the report's source list."""
+
+    number: int
+    source: str
+    kind: str
+    title: str
+    location: str
+
+
+class CitationOut(Out):
+    number: int
+    source: str
+    quote: str | None
+    note: str | None
+
+
+class Alternative(Out):
+    """A component the decision rejected, with the reason its rule gives."""
+
+    component: str
+    label: str
+    because: str
+    rule_id: str
+
+
+class Contender(Out):
+    """A rule that fired for the same slot but did not decide it."""
+
+    rule_id: str
+    title: str
+    component: str
+    label: str
+    priority: int
+    strength: str
+    evidence: list[Evidence]
+    agrees: bool
+
+
+class Decision(Out):
+    """One filled slot: the component, the rule that chose it, why, and what lost."""
+
+    id: str
+    slot: str
+    slot_title: str
+    component: str
+    label: str
+    service: str
+    rule_id: str
+    rule_title: str
+    strength: str
+    priority: int
+    round: int
+    rationale: str
+    not_when: str | None
+    settings: list[str]
+    evidence: list[Evidence]
+    alternatives: list[Alternative]
+    contenders: list[Contender]
+    citations: list[CitationOut]
+
+
+class Undecided(Out):
+    """A slot the requirements make relevant but no rule could fill."""
+
+    slot: str
+    slot_title: str
+    description: str
+    missing: list[str]
+    candidate_rules: list[str]
+
+
+class WarningOut(Out):
+    rule_id: str
+    title: str
+    strength: str
+    message: str
+    remedy: str
+    evidence: list[Evidence]
+    citations: list[CitationOut]
+
+
+class Assumption(Out):
+    """A requirement the user did not give that at least one rule consults."""
+
+    fact: str
+    description: str
+    consulted_by: list[str]
+
+
+class GraphNode(Out):
+    id: str
+    component: str
+    label: str
+    service: str
+    category: str
+    rule_id: str
+
+
+class GraphEdge(Out):
+    source: str
+    target: str
+    kind: str
+    label: str
+    rule_id: str
+
+
+class OmittedEdge(Out):
+    source: str
+    target: str
+    label: str
+    rule_id: str
+    missing: list[str]
+
+
+class GraphChecks(Out):
+    omitted_edges: list[OmittedEdge]
+    unreachable: list[str]
+    single_points_of_failure: list[str]
+    needs_multi_az_configuration: list[str]
+    multi_az_required: bool
+
+
+class GraphOut(Out):
+    """The component graph in node-link form plus its structural checks."""
+
+    directed: bool
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+    checks: GraphChecks
+    mermaid: str
+
+
+class Report(Out):
+    """Everything one recommendation says; rendered to Markdown or dumped as JSON."""
+
+    tool: str
+    version: str
+    engine: str
+    input_hash: str
+    ruleset_hash: str
+    rule_count: int
+    title: str
+    requirements: dict[str, Any]
+    decisions: list[Decision]
+    undecided: list[Undecided]
+    warnings: list[WarningOut]
+    assumptions: list[Assumption]
+    graph: GraphOut
+    references: list[Reference]
+    trace: list[Firing]

@@ -1,0 +1,263 @@
+"""Schema of the knowledge files under ``rules/``: rules, components, slots and sources.
+
+These models check shape only. Cross-references (a clause's fact exists, a component is in the
+vocabulary, a citation's source is registered) are checked by ``catalog.py``, which has the
+registries at hand.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+RULE_ID_PATTERN = r"^[A-Z]{2,8}-[0-9]{3}$"
+SLUG_PATTERN = r"^[a-z][a-z0-9_]*$"
+Scalar = bool | int | float | str
+
+
+class Strict(BaseModel):
+    """Knowledge files reject unknown keys so a typo never silently disables a rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Strength(str, Enum):
+    strong = "strong"
+    moderate = "moderate"
+    advisory = "advisory"
+
+
+class EdgeKind(str, Enum):
+    """How two components talk; drawn differently in the diagram."""
+
+    sync_request = "sync_request"
+    async_message = "async_message"
+    replication = "replication"
+    read_write = "read_write"
+    read = "read"
+    write = "write"
+    event = "event"
+
+
+class Operator(str, Enum):
+    equals = "equals"
+    not_equals = "not_equals"
+    one_of = "one_of"
+    gt = "gt"
+    gte = "gte"
+    lt = "lt"
+    lte = "lte"
+    contains = "contains"
+    exists = "exists"
+
+
+OPERATORS = tuple(op.value for op in Operator)
+
+
+class Clause(Strict):
+    """One test on one fact. Exactly one operator key may be given."""
+
+    fact: str = Field(pattern=r"^[a-z_]+(\.[a-z_0-9]+)+$")
+    equals: Scalar | None = None
+    not_equals: Scalar | None = None
+    one_of: list[Scalar] | None = Field(None, min_length=2)
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    contains: str | None = None
+    exists: bool | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_operator(self) -> Clause:
+        given = [op for op in OPERATORS if getattr(self, op) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a clause needs exactly one operator, found {len(given)} "
+                f"({', '.join(given) or 'none'}); allowed: {', '.join(OPERATORS)}"
+            )
+        return self
+
+    @property
+    def operator(self) -> Operator:
+        """The single operator this clause uses."""
+        for op in Operator:
+            if getattr(self, op.value) is not None:
+                return op
+        raise AssertionError("validated clause without operator")  # pragma: no cover
+
+    @property
+    def operand(self) -> Any:
+        """The value the operator compares with."""
+        return getattr(self, self.operator.value)
+
+
+class Connection(Strict):
+    """An edge the rule adds; endpoints are slot ids, or ``self`` for the rule's own slot."""
+
+    from_: str = Field(alias="from", pattern=SLUG_PATTERN)
+    to: str = Field(pattern=SLUG_PATTERN)
+    kind: EdgeKind
+    label: str = Field(min_length=1, max_length=80)
+
+
+class Recommendation(Strict):
+    slot: str = Field(pattern=SLUG_PATTERN)
+    component: str = Field(pattern=SLUG_PATTERN)
+    settings: list[str] = Field(default_factory=list)
+
+
+class Warning_(Strict):
+    """A documented limit the requirements break, and what to do about it."""
+
+    message: str = Field(min_length=10)
+    remedy: str = Field(min_length=10)
+
+
+class Rejection(Strict):
+    component: str = Field(pattern=SLUG_PATTERN)
+    because: str = Field(min_length=10)
+
+
+class Citation(Strict):
+    source: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    quote: str | None = Field(None, min_length=3, max_length=400)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _quote_or_note(self) -> Citation:
+        if self.quote is None and self.note is None:
+            raise ValueError("a citation needs a quote (seed text) or a note (what the page says)")
+        return self
+
+
+class Example(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    requirements: dict[str, Any]
+
+
+class Examples(Strict):
+    fires: list[Example] = Field(min_length=1)
+    silent: list[Example] = Field(min_length=1)
+
+
+class Rule(Strict):
+    """One decision unit: when every clause holds, recommend a component or warn."""
+
+    id: str = Field(pattern=RULE_ID_PATTERN)
+    title: str = Field(min_length=10, max_length=120)
+    area: str = Field(pattern=SLUG_PATTERN)
+    strength: Strength
+    priority: int = Field(ge=0, le=100)
+    when: list[Clause] = Field(min_length=1)
+    recommend: Recommendation | None = None
+    warn: Warning_ | None = None
+    connects: list[Connection] = Field(default_factory=list)
+    rejects: list[Rejection] = Field(default_factory=list)
+    rationale: str = Field(min_length=20)
+    not_when: str | None = None
+    citations: list[Citation] = Field(min_length=1)
+    examples: Examples
+
+    @model_validator(mode="after")
+    def _one_purpose(self) -> Rule:
+        # A rule fills a slot (recommend), flags a broken limit (warn), or only wires
+        # already-chosen components together (connects alone).
+        if self.recommend is not None and self.warn is not None:
+            raise ValueError("a rule has either 'recommend' or 'warn', not both")
+        if self.warn is not None and (self.connects or self.rejects):
+            raise ValueError("a 'warn' rule cannot add edges or reject components")
+        if self.recommend is None and self.warn is None:
+            if not self.connects:
+                raise ValueError(
+                    "a rule needs 'recommend' (fills a slot), 'warn' (a broken limit), or "
+                    "'connects' alone (wires chosen components)"
+                )
+            if self.rejects:
+                raise ValueError("a wiring rule (connects only) cannot reject components")
+            if any("self" in (edge.from_, edge.to) for edge in self.connects):
+                raise ValueError("a wiring rule has no slot of its own: 'self' is not allowed")
+        return self
+
+    @property
+    def purpose(self) -> str:
+        """'recommend', 'warn' or 'wire'."""
+        if self.recommend is not None:
+            return "recommend"
+        return "warn" if self.warn is not None else "wire"
+
+    @property
+    def slot(self) -> str | None:
+        """The slot this rule fills, or None for a warning rule."""
+        return self.recommend.slot if self.recommend else None
+
+
+class ComponentCategory(str, Enum):
+    client = "client"
+    edge = "edge"
+    front_door = "front_door"
+    compute = "compute"
+    datastore = "datastore"
+    cache = "cache"
+    messaging = "messaging"
+    storage = "storage"
+    analytics = "analytics"
+    security = "security"
+    network = "network"
+    replication = "replication"
+
+
+class Resilience(str, Enum):
+    """How a component relates to Availability Zones, for the single-point-of-failure check."""
+
+    regional = "regional"  # spans AZs by design (Lambda, DynamoDB, SQS, S3 ...)
+    configurable = "configurable"  # Multi-AZ only when deployed so (Aurora, ASG, Redis ...)
+    single_az = "single_az"  # cannot replicate across AZs (a Memcached node's data ...)
+    external = "external"  # not an AWS resource (clients, producers)
+
+
+class Component(Strict):
+    id: str = Field(pattern=SLUG_PATTERN)
+    service: str = Field(min_length=2)
+    label: str = Field(min_length=2, max_length=80)
+    category: ComponentCategory
+    resilience: Resilience
+
+
+class Slot(Strict):
+    """A place in the architecture that at most one component fills."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    title: str = Field(min_length=3)
+    description: str = Field(min_length=10)
+    entry: bool = False
+    relevant_when_any: list[Clause] = Field(default_factory=list)
+
+
+class SourceKind(str, Enum):
+    seed = "seed"
+    aws_docs = "aws_docs"
+
+
+class Source(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    kind: SourceKind
+    title: str = Field(min_length=3)
+    file: str | None = None
+    url: str | None = Field(None, pattern=r"^https://")
+
+    @model_validator(mode="after")
+    def _locator(self) -> Source:
+        if self.kind is SourceKind.seed and not self.file:
+            raise ValueError("a seed source needs 'file' (the seed file name)")
+        if self.kind is SourceKind.aws_docs and not self.url:
+            raise ValueError("an AWS documentation source needs 'url'")
+        return self
+
+
+class Area(Strict):
+    id: str = Field(pattern=SLUG_PATTERN)
+    prefix: str = Field(pattern=r"^[A-Z]{2,8}$")
+    title: str

@@ -1,0 +1,77 @@
+"""requirements -> facts -> engine -> decisions -> graph -> report, in one object."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import metadata
+from pathlib import Path
+
+from advisor.catalog import Catalog, load_catalog
+from advisor.engine import make_engine
+from advisor.engine.base import compile_rules
+from advisor.facts import build_facts
+from advisor.graph import build_graph, graph_out
+from advisor.models.report import Report
+from advisor.models.requirements import Requirements
+from advisor.paths import rules_dir
+from advisor.resolve import choose_winners, resolve_decisions
+
+TOOL = "advisor"
+
+
+def tool_version() -> str:
+    """The installed package version."""
+    try:
+        return metadata.version(TOOL)
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+def input_hash(requirements: Requirements) -> str:
+    """SHA-256 of the canonical JSON of the given (non-unknown) requirements."""
+    canonical = json.dumps(
+        requirements.model_dump(mode="json", exclude_none=True),
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Advisor:
+    """A loaded knowledge base and a compiled engine; build one per process and reuse it."""
+
+    def __init__(
+        self,
+        rules: Path | None = None,
+        engine: str = "durable",
+        catalog: Catalog | None = None,
+    ) -> None:
+        self.catalog = catalog if catalog is not None else load_catalog(rules or rules_dir())
+        self.compiled = compile_rules(self.catalog)
+        self.engine = make_engine(engine, self.compiled)
+
+    def recommend(self, requirements: Requirements) -> Report:
+        """The full recommendation for one requirements profile."""
+        facts = build_facts(requirements)
+        trace = self.engine.evaluate(facts, choose_winners)
+        resolution = resolve_decisions(self.catalog, trace.firings, trace.decisions, facts)
+        graph = build_graph(self.catalog, resolution.decisions, resolution.wiring)
+        multi_az = requirements.availability.multi_az is True
+        return Report(
+            tool=TOOL,
+            version=tool_version(),
+            engine=self.engine.name,
+            input_hash=input_hash(requirements),
+            ruleset_hash=self.catalog.digest,
+            rule_count=len(self.catalog.rules),
+            title=requirements.workload.name or "Recommended architecture",
+            requirements=requirements.model_dump(mode="json", exclude_none=True),
+            decisions=resolution.decisions,
+            undecided=resolution.undecided,
+            warnings=resolution.warnings,
+            assumptions=resolution.assumptions,
+            graph=graph_out(self.catalog, graph, multi_az),
+            references=resolution.references,
+            trace=list(trace.firings),
+        )

@@ -1,0 +1,72 @@
+"""Report -> Markdown (jinja2 templates) or JSON. Templates see one ``Report`` object."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from advisor.models.report import Report
+from advisor.paths import templates_dir
+
+FORMATS = ("md", "json")
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "(none)"
+    return str(value)
+
+
+def _cell(text: Any) -> str:
+    """Make text safe inside a Markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def environment(directory: Path | None = None) -> jinja2.Environment:
+    """A jinja2 environment over the template directory; undefined names are errors."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(directory or templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # Markdown output, not HTML
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["value"] = _value
+    env.filters["cell"] = _cell
+    return env
+
+
+def render_markdown(report: Report, directory: Path | None = None) -> str:
+    """The report as Markdown."""
+    text = environment(directory).get_template("report.md.j2").render(report=report)
+    # Collapse runs of blank lines left by conditional blocks so output stays tidy and stable.
+    lines: list[str] = []
+    for line in text.splitlines():
+        if line.strip() == "" and lines and lines[-1] == "":
+            continue
+        lines.append(line.rstrip())
+    return "\n".join(lines).strip() + "\n"
+
+
+def render_json(report: Report) -> str:
+    """The report as indented JSON with a trailing newline."""
+    return json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+
+
+def render(report: Report, output_format: str, directory: Path | None = None) -> str:
+    """Render in ``md`` or ``json``."""
+    if output_format == "json":
+        return render_json(report)
+    if output_format == "md":
+        return render_markdown(report, directory)
+    raise ValueError(f"unknown format '{output_format}' (allowed: {', '.join(FORMATS)})")
