@@ -11,11 +11,16 @@ Faults (see docs/engine.md) and what makes each impossible here:
 * swallowed action errors: ``state["exception"]`` and engine exceptions become ``EngineError``.
 * dispatcher threads running chains elsewhere: ``_QuietHost`` never starts them.
 * unbounded chaining: a firing budget counted in the action wrapper.
+* deleting a state that holds no fact segfaults (found here, not in upstream's tracker): every
+  ruleset carries a sentinel rule matching any profile fact, so each assertion stores the fact
+  and the state deleted in ``finally`` is never empty.
+  Pinned by tests/test_engine.py::test_durable_core_segfaults_deleting_an_empty_state.
 * no reload: compile once per process; a new rule set means a new engine object and Host.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -39,7 +44,13 @@ from advisor.models.rule import Operator
 
 ALPHA_LIMIT = 64
 FACT_TYPE = "profile"
+SENTINEL = "_stored"
+# The sentinel's type test is shared by every rule, but count it anyway: the bound stays sound.
+RULE_BUDGET = ALPHA_LIMIT - 1
 _SID = "advisor-evaluation"
+# Each engine instance prefixes its ruleset names, so two engines in one process (a test run,
+# a rule-diff) never register the same name with the C core.
+_instances = itertools.count(1)
 
 
 class _QuietHost(durable_engine.Host):  # type: ignore[misc]
@@ -97,11 +108,11 @@ def pack_rulesets(rules: CompiledRules) -> list[list[list[CompiledRule]]]:
         f"{rule.id} ({alpha_tests(rule)} tests)"
         for group in rules.rounds
         for rule in group
-        if alpha_tests(rule) > ALPHA_LIMIT
+        if alpha_tests(rule) > RULE_BUDGET
     ]
     if oversized:
         raise CompileError(
-            f"rules exceed durable-rules' limit of {ALPHA_LIMIT} alpha tests per ruleset even "
+            f"rules exceed durable-rules' limit of {RULE_BUDGET} alpha tests per ruleset even "
             f"alone: {', '.join(oversized)}; split them into smaller rules"
         )
     packed: list[list[list[CompiledRule]]] = []
@@ -115,7 +126,7 @@ def pack_rulesets(rules: CompiledRules) -> list[list[list[CompiledRule]]]:
             used = 0
             for rule in by_area[area]:
                 cost = alpha_tests(rule)
-                if current and used + cost > ALPHA_LIMIT:
+                if current and used + cost > RULE_BUDGET:
                     rulesets.append(current)
                     current, used = [], 0
                 current.append(rule)
@@ -153,11 +164,14 @@ class DurableEngine:
         self._packed = pack_rulesets(rules)
         self._ruleset_names: list[list[str]] = []
         definitions: dict[str, dict[str, Any]] = {}
+        prefix = f"advisor{next(_instances)}"
         for round_index, rulesets in enumerate(self._packed):
             names = []
             for chunk_index, chunk in enumerate(rulesets):
-                name = f"round{round_index}_{chunk[0].area}_{chunk_index}"
-                definitions[name] = {rule.id: self._definition(rule) for rule in chunk}
+                name = f"{prefix}_round{round_index}_{chunk[0].area}_{chunk_index}"
+                definition = {rule.id: self._definition(rule) for rule in chunk}
+                definition[SENTINEL] = {"all": [{"m": {"t": FACT_TYPE}}], "run": _store_only}
+                definitions[name] = definition
                 names.append(name)
             self._ruleset_names.append(names)
         self._host = _QuietHost()
@@ -197,7 +211,9 @@ class DurableEngine:
         try:
             state = self._host.assert_fact(ruleset, dict(fact))
         except durable_engine.MessageNotHandledException:
-            return  # no rule in this ruleset matches the fact
+            raise EngineError(
+                f"ruleset {ruleset} did not store the fact; its sentinel rule is missing"
+            ) from None
         except EngineError:
             raise
         except Exception as error:
@@ -244,10 +260,14 @@ class DurableEngine:
                     {
                         "name": name,
                         "rules": [rule.id for rule in chunk],
-                        "alpha_tests": sum(alpha_tests(rule) for rule in chunk),
+                        "alpha_tests": 1 + sum(alpha_tests(rule) for rule in chunk),
                     }
                 )
         return out
+
+
+def _store_only(closure: Any) -> None:
+    """Sentinel action: the fact is stored so its state can be deleted safely; nothing else."""
 
 
 def _matched(rule: CompiledRule, engine_fact: dict[str, Any]) -> dict[str, MatchedValue]:

@@ -1,0 +1,166 @@
+"""Engine behaviour pinned: empty results, determinism, isolation, surfaced errors, limits."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Mapping, Sequence
+
+import pytest
+
+from advisor.catalog import Catalog
+from advisor.engine.base import (
+    CompiledClause,
+    CompiledRule,
+    CompiledRules,
+    CompileError,
+    EngineError,
+    Firing,
+    compile_rules,
+)
+from advisor.engine.durable import RULE_BUDGET, DurableEngine, pack_rulesets
+from advisor.engine.reference import ReferenceEngine
+from advisor.inputs import parse_requirements
+from advisor.models.rule import Operator
+from advisor.pipeline import Advisor
+from advisor.resolve import choose_winners
+
+ENGINES = ("python", "durable")
+
+
+def _synthetic(count: int, round_count: int = 1) -> CompiledRules:
+    """``count`` one-clause rules that all match ``{"traffic.peak_rps": 5}``."""
+    rounds = []
+    for round_index in range(round_count):
+        rounds.append(tuple(
+            CompiledRule(id=f"SYN-{round_index}{index:03d}", area="data", priority=index % 7,
+                         round=round_index, slot=None, component=None,
+                         clauses=(CompiledClause("traffic.peak_rps", Operator.gt, float(index % 4)),))
+            for index in range(count)
+        ))
+    return CompiledRules(tuple(rounds), "synthetic")
+
+
+def _no_decisions(firings: Sequence[Firing], decided: Mapping[str, str]) -> dict[str, str]:
+    return {}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_no_matching_rule_gives_an_empty_result(advisors: dict[str, Advisor], engine: str) -> None:
+    report = advisors[engine].recommend(parse_requirements({}))
+    assert report.trace == []
+    assert report.decisions == []
+    assert report.graph.nodes == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_same_input_twice_gives_identical_results(advisors: dict[str, Advisor], engine: str) -> None:
+    requirements = parse_requirements({"workload": {"kind": "web_app"},
+                                       "data": {"model": "relational", "needs_joins": True},
+                                       "operations": {"prefer_serverless": True}})
+    first = advisors[engine].recommend(requirements)
+    second = advisors[engine].recommend(requirements)
+    assert first.model_dump_json() == second.model_dump_json()
+
+
+def test_durable_handles_more_rules_than_one_ruleset_may_hold() -> None:
+    # 200 matching one-test rules would overflow one ruleset's 64-entry stack (error 303, then
+    # a crash); packed, they run in several rulesets and every one fires.
+    rules = _synthetic(200)
+    packed = pack_rulesets(rules)
+    assert len(packed[0]) > 1
+    firings = DurableEngine(rules).evaluate({"traffic.peak_rps": 5}, _no_decisions).firings
+    reference = ReferenceEngine(rules).evaluate({"traffic.peak_rps": 5}, _no_decisions).firings
+    assert len(firings) == 200
+    assert firings == reference
+
+
+def test_a_rule_too_big_for_any_ruleset_is_a_compile_error_naming_it() -> None:
+    clauses = tuple(CompiledClause(f"traffic.peak_rps", Operator.gt, float(i)) for i in range(70))
+    rules = CompiledRules(((CompiledRule(id="BIG-001", area="data", priority=1, round=0,
+                                         slot=None, component=None, clauses=clauses),),), "x")
+    with pytest.raises(CompileError, match=rf"limit of {RULE_BUDGET} .*BIG-001 \(71 tests\)"):
+        DurableEngine(rules)
+
+
+@pytest.mark.parametrize("engine_class", [ReferenceEngine, DurableEngine])
+def test_firing_budget_is_enforced(engine_class: type) -> None:
+    engine = engine_class(_synthetic(10), firing_budget=5)
+    with pytest.raises(EngineError, match="firing budget of 5"):
+        engine.evaluate({"traffic.peak_rps": 5}, _no_decisions)
+
+
+class _FailingAction(DurableEngine):
+    """An engine whose actions raise, as a broken action wrapper would."""
+
+    def _action(self, rule: CompiledRule):  # type: ignore[no-untyped-def]
+        def fail(closure: object) -> None:
+            raise ValueError(f"boom in {rule.id}")
+
+        return fail
+
+
+def test_durable_surfaces_an_error_raised_inside_an_action() -> None:
+    # durable-rules stores an action's exception in state["exception"] and returns normally;
+    # the backend must turn that into a failed evaluation, not an empty result.
+    engine = _FailingAction(_synthetic(3))
+    with pytest.raises(EngineError, match="boom in SYN-0"):
+        engine.evaluate({"traffic.peak_rps": 5}, _no_decisions)
+
+
+def test_durable_evaluations_in_concurrent_threads_do_not_see_each_other(
+    durable: Advisor, reference: Advisor
+) -> None:
+    profiles = [
+        {"workload": {"kind": "web_app"}, "data": {"model": "relational", "needs_joins": True}},
+        {"workload": {"kind": "messaging"}, "operations": {"prefer_serverless": True}},
+        {"workload": {"kind": "api"}, "operations": {"needs_os_access": True}},
+        {"operations": {"kubernetes_experience": True}},
+    ]
+    expected = [reference.recommend(parse_requirements(p)).trace for p in profiles]
+    failures: list[str] = []
+
+    def work(index: int) -> None:
+        for _ in range(40):
+            trace = durable.recommend(parse_requirements(profiles[index])).trace
+            if [f.model_dump() for f in trace] != [f.model_dump() for f in expected[index]]:
+                failures.append(f"profile {index}")
+                return
+
+    threads = [threading.Thread(target=work, args=(i % len(profiles),)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+def test_two_durable_engines_in_one_process_stay_independent(catalog: Catalog) -> None:
+    compiled = compile_rules(catalog)
+    first, second = DurableEngine(compiled), DurableEngine(compiled)
+    facts = {"workload.kind": "web_app", "operations.prefer_serverless": True}
+    assert first.evaluate(facts, choose_winners) == second.evaluate(facts, choose_winners)
+
+
+def test_durable_core_segfaults_deleting_an_empty_state() -> None:
+    # The fault the sentinel rule avoids: deleting the state of a sid whose only assertion was
+    # not handled kills the process. Run in a child so this test survives it.
+    script = textwrap.dedent("""
+        from durable import engine
+        class Host(engine.Host):
+            def _run(self): pass
+        host = Host()
+        host.set_rulesets({"r": {"a": {"all": [{"m": {"$and": [{"t": "p"}, {"x": 1}]}}],
+                                       "run": lambda c: None}}})
+        try:
+            host.assert_fact("r", {"sid": "s", "t": "p", "x": 2})
+        except engine.MessageNotHandledException:
+            pass
+        host.delete_state("r", "s")
+        print("survived")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode != 0 and "survived" not in result.stdout
