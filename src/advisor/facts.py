@@ -119,7 +119,15 @@ def derived_fact_inputs() -> dict[str, tuple[str, ...]]:
     return {item.spec.name: item.inputs for item in DERIVED_FACTS}
 
 
+# Numbers are compared at this many decimal places. Besides keeping reports tidy, it keeps
+# every fact printable without an exponent (1e-05), which durable-rules cannot parse.
+DECIMALS = 4
+
+
 def _plain(value: Any) -> FactValue:
+    if isinstance(value, float):
+        rounded = round(value, DECIMALS)
+        return int(rounded) if rounded.is_integer() else rounded
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, list):
@@ -149,7 +157,7 @@ def build_facts(requirements: Requirements) -> dict[str, FactValue]:
     peak = facts.get("traffic.peak_rps")
     average = facts.get("traffic.average_rps")
     if isinstance(peak, int | float) and isinstance(average, int | float) and average > 0:
-        facts["traffic.peak_to_average"] = round(float(peak) / float(average), 6)
+        facts["traffic.peak_to_average"] = _plain(float(peak) / float(average))
     compliance = facts.get("security.compliance")
     if isinstance(compliance, tuple):
         facts["security.regulated"] = len(compliance) > 0

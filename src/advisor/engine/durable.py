@@ -207,42 +207,50 @@ class DurableEngine:
 
         return record
 
-    def _assert(self, ruleset: str, fact: dict[str, Any]) -> None:
+    def _run_ruleset(self, ruleset: str, fact: dict[str, Any]) -> list[Firing]:
+        """Assert one fact into one ruleset and return what fired; the state never outlives it."""
+        self._current = []
         try:
-            state = self._host.assert_fact(ruleset, dict(fact))
-        except durable_engine.MessageNotHandledException:
-            raise EngineError(
-                f"ruleset {ruleset} did not store the fact; its sentinel rule is missing"
-            ) from None
-        except EngineError:
-            raise
-        except Exception as error:
-            raise EngineError(f"durable-rules failed in ruleset {ruleset}: {error}") from None
-        if isinstance(state, dict) and state.get("exception"):
-            raise EngineError(
-                f"durable-rules action failed in ruleset {ruleset}: {state['exception']}"
-            )
+            try:
+                state = self._host.assert_fact(ruleset, dict(fact))
+            except durable_engine.MessageNotHandledException:
+                # Never delete here: the state holds no fact and deleting it segfaults.
+                raise EngineError(
+                    f"ruleset {ruleset} did not store the fact; its sentinel rule is missing"
+                ) from None
+            except Exception as error:  # engine errors arrive as bare exceptions
+                self._discard_state(ruleset)
+                raise EngineError(f"durable-rules failed in ruleset {ruleset}: {error}") from None
+            try:
+                if isinstance(state, dict) and state.get("exception"):
+                    raise EngineError(
+                        f"durable-rules action failed in ruleset {ruleset}: {state['exception']}"
+                    )
+                return list(self._current)
+            finally:
+                self._host.delete_state(ruleset, _SID)
+        finally:
+            self._current = None
+
+    def _discard_state(self, ruleset: str) -> None:
+        # After a failed assertion there may be no state at all (error 309 on delete).
+        try:
+            self._host.delete_state(ruleset, _SID)
+        except Exception:  # noqa: BLE001 - nothing to delete is the expected case
+            return
 
     def match_round(self, round_index: int, facts: dict[str, FactValue]) -> list[Firing]:
         """Assert the round's facts into each of its rulesets, one isolated state each."""
         fired: list[Firing] = []
         engine_fact = to_engine_fact(facts)
         for ruleset in self._ruleset_names[round_index]:
-            self._current = []
-            try:
-                self._assert(ruleset, engine_fact)
-                fired.extend(self._current)
-            finally:
-                self._current = None
-                self._host.delete_state(ruleset, _SID)
+            fired.extend(self._run_ruleset(ruleset, engine_fact))
         seen: set[str] = set()
-        unique = []
         for firing in fired:
             if firing.rule_id in seen:
                 raise EngineError(f"{firing.rule_id} fired twice for one fact")
             seen.add(firing.rule_id)
-            unique.append(firing)
-        return unique
+        return fired
 
     def evaluate(self, facts: Facts, choose: Chooser) -> Trace:
         """Evaluate every round over ``facts``; one evaluation at a time per engine."""

@@ -96,8 +96,11 @@ class CostSensitivity(str, Enum):
     high = "high"
 
 
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Upper bound: far beyond any real system, and keeps every number printable without an
+# exponent, which durable-rules' JSON parser cannot read (tests/test_engine.py pins it).
+MAX_NUMBER = 1e12
+NonNegative = Annotated[float, Field(ge=0, le=MAX_NUMBER, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, le=MAX_NUMBER, allow_inf_nan=False)]
 
 
 class Workload(Section):

@@ -1,0 +1,109 @@
+"""Generated requirement profiles for differential tests and benchmarks.
+
+Numbers are drawn around the thresholds the rules actually test, so generated profiles cross
+every boundary the knowledge base knows about.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+from advisor.catalog import Catalog
+from advisor.facts import FactSpec, requirement_fact_specs
+from advisor.models.rule import Operator
+
+_NUMERIC = {Operator.gt, Operator.gte, Operator.lt, Operator.lte, Operator.equals,
+            Operator.not_equals}
+
+
+def numeric_thresholds(catalog: Catalog) -> dict[str, list[float]]:
+    """For each numeric requirement fact, the sorted thresholds rule clauses compare it with."""
+    found: dict[str, set[float]] = {}
+    specs = requirement_fact_specs()
+    for rule in catalog.rules:
+        for clause in rule.when:
+            spec = specs.get(clause.fact)
+            if spec is None or spec.type != "number":
+                continue
+            if clause.operator in _NUMERIC:
+                found.setdefault(clause.fact, set()).add(float(clause.operand))
+            elif clause.operator is Operator.one_of:
+                found.setdefault(clause.fact, set()).update(float(v) for v in clause.operand)
+    return {fact: sorted(values) for fact, values in sorted(found.items())}
+
+
+def _number(rng: random.Random, name: str, thresholds: list[float]) -> float | int:
+    if name == "messaging.priority_levels":
+        return rng.choice([1, 2, 3, 5])
+    if thresholds and rng.random() < 0.8:
+        base = rng.choice(thresholds)
+        value = max(0.0, base + rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0]) * max(1.0, base * 0.1))
+    else:
+        value = rng.choice([0.0, 0.5, 1.0, 10.0, 100.0, 1000.0, 50000.0])
+    if name == "latency.p99_ms":
+        value = max(value, 0.1)
+    return round(value, 3)
+
+
+def _value(rng: random.Random, spec: FactSpec, thresholds: list[float]) -> Any:
+    if spec.type == "bool":
+        return rng.random() < 0.5
+    if spec.type == "enum":
+        return rng.choice(spec.values)
+    if spec.type == "set":
+        return sorted(rng.sample(spec.values, rng.randint(0, min(2, len(spec.values)))))
+    return _number(rng, spec.name, thresholds)
+
+
+def random_requirements(rng: random.Random, catalog: Catalog,
+                        known_share: float = 0.5) -> dict[str, Any]:
+    """A random requirements document; each field is given with probability ``known_share``."""
+    thresholds = numeric_thresholds(catalog)
+    document: dict[str, dict[str, Any]] = {}
+    for name, spec in requirement_fact_specs().items():
+        if rng.random() >= known_share:
+            continue
+        section, field = name.split(".", 1)
+        document.setdefault(section, {})[field] = _value(rng, spec, thresholds.get(name, []))
+    return document
+
+
+def max_match_requirements(catalog: Catalog) -> dict[str, Any]:
+    """A profile that satisfies as many clauses as possible at once: every numeric fact is set
+    past the most thresholds, every flag and enum to the value most rules test for."""
+    specs = requirement_fact_specs()
+    votes: dict[str, Counter[Any]] = {}
+    for rule in catalog.rules:
+        for clause in rule.when:
+            spec = specs.get(clause.fact)
+            if spec is None or spec.type == "number":
+                continue
+            counter = votes.setdefault(clause.fact, Counter())
+            if clause.operator is Operator.equals:
+                counter[clause.operand] += 1
+            elif clause.operator is Operator.one_of:
+                for value in clause.operand:
+                    counter[value] += 1
+            elif clause.operator is Operator.contains:
+                counter[("member", clause.operand)] += 1
+    document: dict[str, dict[str, Any]] = {}
+    for name, spec in specs.items():
+        section, field = name.split(".", 1)
+        if spec.type == "number":
+            limits = numeric_thresholds(catalog).get(name, [])
+            above = [t for t in limits]
+            value: Any = (max(above) + 1) if above else 1
+            if name == "messaging.priority_levels":
+                value = int(min(max(value, 2), 100))
+            document.setdefault(section, {})[field] = value
+        elif spec.type == "set":
+            document.setdefault(section, {})[field] = list(spec.values)
+        else:
+            counter = votes.get(name)
+            if counter:
+                document.setdefault(section, {})[field] = counter.most_common(1)[0][0]
+            elif spec.type == "bool":
+                document.setdefault(section, {})[field] = True
+    return document

@@ -1,0 +1,100 @@
+"""The durable backend and the plain-Python reference agree exactly: same firings (rule, round,
+matched values), same decisions, on every example, every rule example and generated profiles."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from support import example_files
+
+from advisor.catalog import Catalog
+from advisor.engine.durable import DurableEngine
+from advisor.engine.base import compile_rules
+from advisor.facts import requirement_fact_specs
+from advisor.inputs import parse_requirements, read_requirements
+from advisor.models.requirements import Requirements
+from advisor.pipeline import Advisor
+from advisor.sampling import max_match_requirements, numeric_thresholds, random_requirements
+
+
+def _same(requirements: Requirements, advisors: dict[str, Advisor]) -> None:
+    python = advisors["python"].recommend(requirements)
+    durable = advisors["durable"].recommend(requirements)
+    assert [f.model_dump() for f in durable.trace] == [f.model_dump() for f in python.trace]
+    assert [d.model_dump() for d in durable.decisions] == [d.model_dump() for d in python.decisions]
+    assert durable.warnings == python.warnings
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda path: path.stem)
+def test_backends_agree_on_every_bundled_example(path: Any, advisors: dict[str, Advisor]) -> None:
+    _same(read_requirements(str(path)), advisors)
+
+
+def test_backends_agree_on_every_rule_example(catalog: Catalog, advisors: dict[str, Advisor]) -> None:
+    for rule in catalog.rules:
+        for example in (*rule.examples.fires, *rule.examples.silent):
+            _same(parse_requirements(example.requirements), advisors)
+
+
+def test_backends_agree_on_a_profile_satisfying_every_threshold(
+    catalog: Catalog, advisors: dict[str, Advisor]
+) -> None:
+    requirements = parse_requirements(max_match_requirements(catalog))
+    _same(requirements, advisors)
+    assert len(advisors["durable"].recommend(requirements).trace) > 0
+
+
+def test_backends_agree_on_seeded_random_profiles(catalog: Catalog, advisors: dict[str, Advisor]) -> None:
+    rng = random.Random(20261123)
+    for _ in range(300):
+        _same(parse_requirements(random_requirements(rng, catalog, rng.choice([0.3, 0.6, 0.9]))),
+              advisors)
+
+
+def _field_strategy(name: str, thresholds: dict[str, list[float]]) -> st.SearchStrategy[Any]:
+    spec = requirement_fact_specs()[name]
+    if spec.type == "bool":
+        return st.booleans()
+    if spec.type == "enum":
+        return st.sampled_from(spec.values)
+    if spec.type == "set":
+        return st.lists(st.sampled_from(spec.values), unique=True, max_size=3)
+    if name == "messaging.priority_levels":
+        return st.integers(min_value=1, max_value=10)
+    near = [max(0.0, t + delta) for t in thresholds.get(name, []) for delta in (-1, 0, 1)]
+    numbers = st.floats(min_value=0.001 if name == "latency.p99_ms" else 0, max_value=1e6,
+                        allow_nan=False, allow_infinity=False)
+    if near:
+        return st.one_of(st.sampled_from([n for n in near if n > 0 or name != "latency.p99_ms"]
+                                         or [1.0]), numbers)
+    return numbers
+
+
+@st.composite
+def profiles(draw: st.DrawFn, thresholds: dict[str, list[float]]) -> dict[str, Any]:
+    document: dict[str, dict[str, Any]] = {}
+    for name in requirement_fact_specs():
+        if draw(st.booleans()):
+            section, field = name.split(".", 1)
+            document.setdefault(section, {})[field] = draw(_field_strategy(name, thresholds))
+    return document
+
+
+def test_backends_agree_on_generated_profiles(catalog: Catalog, advisors: dict[str, Advisor]) -> None:
+    thresholds = numeric_thresholds(catalog)
+
+    @settings(max_examples=300, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(profiles(thresholds))
+    def check(document: dict[str, Any]) -> None:
+        _same(parse_requirements(document), advisors)
+
+    check()
+
+
+def test_durable_rulesets_of_the_bundled_rules_fit_the_limit(catalog: Catalog) -> None:
+    assert DurableEngine(compile_rules(catalog)).describe_rulesets()
