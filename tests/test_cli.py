@@ -1,0 +1,160 @@
+"""The command line as a user meets it: real processes, exit codes, messages, output files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import VALID_RULE, minimal_rules
+
+EXAMPLE = "examples/serverless-api.yaml"
+
+
+def advisor(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "advisor", *args], capture_output=True,
+                          text=True, input=stdin, timeout=120)
+
+
+def _bad_input(tmp_path: Path, text: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    source = tmp_path / "requirements.yaml"
+    source.write_text(text, encoding="utf-8")
+    out = tmp_path / "report.md"
+    return advisor("recommend", str(source), "-o", str(out)), out
+
+
+def _assert_clean_failure(result: subprocess.CompletedProcess[str], out: Path) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+    assert not list(out.parent.glob(".report.md.*")), "a temporary file was left behind"
+
+
+def test_recommend_writes_markdown_to_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "report.md"
+    result = advisor("recommend", EXAMPLE, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert text.startswith("# Serverless API")
+    assert "```mermaid" in text
+
+
+def test_recommend_json_from_stdin_is_deterministic() -> None:
+    text = Path(EXAMPLE).read_text()
+    first = advisor("recommend", "-", "--format", "json", stdin=text)
+    second = advisor("recommend", "-", "--format", "json", stdin=text)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    report = json.loads(first.stdout)
+    assert report["decisions"] and report["graph"]["nodes"] and report["trace"]
+
+
+def test_both_engines_give_the_same_decisions_from_the_command_line() -> None:
+    python = json.loads(advisor("recommend", EXAMPLE, "--format", "json", "--engine", "python").stdout)
+    durable = json.loads(advisor("recommend", EXAMPLE, "--format", "json").stdout)
+    assert python["decisions"] == durable["decisions"]
+    assert durable["engine"] == "durable" and python["engine"] == "python"
+
+
+def test_unknown_key_names_the_field_and_what_is_allowed(tmp_path: Path) -> None:
+    result, out = _bad_input(tmp_path, "data:\n  modle: relational\n")
+    _assert_clean_failure(result, out)
+    assert "requirements.yaml:2: data.modle: unknown key (allowed keys in data: model," in result.stderr
+
+
+def test_unknown_section_is_rejected(tmp_path: Path) -> None:
+    result, out = _bad_input(tmp_path, "dataa:\n  model: relational\n")
+    _assert_clean_failure(result, out)
+    assert "dataa: unknown key (allowed sections: workload, traffic, data" in result.stderr
+
+
+def test_wrong_type_names_the_field(tmp_path: Path) -> None:
+    result, out = _bad_input(tmp_path, "data:\n  needs_joins: \"yes\"\n")
+    _assert_clean_failure(result, out)
+    assert 'data.needs_joins: input should be a valid boolean, got "yes" (true or false)' in result.stderr
+
+
+def test_bad_enum_value_lists_the_allowed_values(tmp_path: Path) -> None:
+    result, out = _bad_input(tmp_path, "data:\n  model: spreadsheet\n")
+    _assert_clean_failure(result, out)
+    assert "data.model:" in result.stderr
+    assert "(one of: relational, key_value, document, wide_column, time_series, graph, blob)" in result.stderr
+
+
+def test_out_of_range_value_is_rejected(tmp_path: Path) -> None:
+    result, out = _bad_input(tmp_path, "traffic:\n  peak_rps: -5\n")
+    _assert_clean_failure(result, out)
+    assert "traffic.peak_rps: input should be greater than or equal to 0, got -5 (a number)" in result.stderr
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
+    result, out = _bad_input(tmp_path, "data:\n  model: [relational\n")
+    _assert_clean_failure(result, out)
+    assert "requirements.yaml:3: malformed YAML" in result.stderr
+
+
+def test_not_a_mapping_is_rejected(tmp_path: Path) -> None:
+    result, out = _bad_input(tmp_path, "- just\n- a list\n")
+    _assert_clean_failure(result, out)
+    assert "expected a mapping of sections, got list" in result.stderr
+
+
+def test_missing_file_is_a_clean_error(tmp_path: Path) -> None:
+    result = advisor("recommend", str(tmp_path / "absent.yaml"))
+    assert result.returncode == 2
+    assert "absent.yaml: no such file" in result.stderr
+
+
+def test_invalid_rules_directory_fails_with_every_problem(tmp_path: Path) -> None:
+    rules = minimal_rules(tmp_path, {
+        "data/DATA-900-test.yaml": VALID_RULE.replace("fact: data.model,", "fact: data.modle,"),
+        "data/DATA-901-test.yaml": VALID_RULE.replace("DATA-900", "DATA-901").replace(
+            "component: dynamodb", "component: dynamo"),
+    })
+    out = tmp_path / "report.md"
+    result = advisor("recommend", EXAMPLE, "--rules", str(rules), "-o", str(out))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and not out.exists()
+    assert "DATA-900-test.yaml:7: DATA-900: when[0].fact: unknown fact 'data.modle'" in result.stderr
+    assert "DATA-901: recommend.component: unknown component 'dynamo'" in result.stderr
+    assert "2 problem(s) in the rules" in result.stderr
+
+
+def test_rules_lint_list_and_show() -> None:
+    lint = advisor("rules", "lint")
+    assert lint.returncode == 0, lint.stderr
+    listing = advisor("rules", "list")
+    assert "DATA-001" in listing.stdout and "primary_datastore -> aurora" in listing.stdout
+    show = advisor("rules", "show", "data-001")
+    assert show.returncode == 0 and "id: DATA-001" in show.stdout
+    missing = advisor("rules", "show", "NOPE-999")
+    assert missing.returncode == 2 and "no rule with id 'NOPE-999'" in missing.stderr
+
+
+def test_rules_lint_reports_an_example_that_misbehaves(tmp_path: Path) -> None:
+    wrong = VALID_RULE.replace("{name: relational, requirements: {data: {model: relational}}}",
+                               "{name: also-kv, requirements: {data: {model: key_value}}}")
+    rules = minimal_rules(tmp_path, {"data/DATA-900-test.yaml": wrong})
+    result = advisor("rules", "lint", "--rules", str(rules))
+    assert result.returncode == 2
+    assert "DATA-900: examples.silent.also-kv: the rule fired (declared: silent)" in result.stderr
+
+
+@pytest.mark.parametrize("flag", [[], ["--output"]])
+def test_schema_is_generated_json_schema(flag: list[str]) -> None:
+    result = advisor("schema", *flag)
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert "properties" in schema
+    if flag:
+        assert "decisions" in schema["properties"]
+    else:
+        assert schema["additionalProperties"] is False
+        assert "data" in schema["properties"]
+
+
+def test_unknown_engine_is_a_usage_error() -> None:
+    result = advisor("recommend", EXAMPLE, "--engine", "clips")
+    assert result.returncode == 2 and "invalid choice" in result.stderr

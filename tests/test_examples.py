@@ -1,0 +1,63 @@
+"""The bundled examples give the graphs their seed scenarios describe, and their reports match
+the reviewed golden files byte for byte (refresh with --update-golden, then review the diff)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from support import example_files
+
+from advisor.inputs import read_requirements
+from advisor.pipeline import Advisor
+from advisor.render import render
+
+TESTS = Path(__file__).resolve().parent
+GOLDEN = TESTS / "golden"
+SCENARIOS: dict[str, Any] = yaml.safe_load((TESTS / "scenarios.yaml").read_text())
+
+
+def test_every_example_has_a_scenario_expectation() -> None:
+    assert sorted(path.stem for path in example_files()) == sorted(SCENARIOS)
+    assert len(SCENARIOS) >= 6
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_example_graph_contains_the_seed_scenario(durable: Advisor, name: str) -> None:
+    report = durable.recommend(read_requirements(str(Path("examples") / f"{name}.yaml")))
+    chosen = {node.id: node.component for node in report.graph.nodes}
+    for slot, expected in SCENARIOS[name]["components"].items():
+        allowed = expected if isinstance(expected, list) else [expected]
+        assert chosen.get(slot) in allowed, f"{slot}: got {chosen.get(slot)}, want {allowed}"
+    edges = {(edge.source, edge.target) for edge in report.graph.edges}
+    for source, target in SCENARIOS[name]["edges"]:
+        assert (source, target) in edges, f"missing edge {source} -> {target}"
+    assert report.graph.checks.unreachable == []
+    assert "```mermaid" in render(report, "md")
+    for decision in report.decisions:
+        assert decision.citations and decision.rationale and decision.evidence
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda path: path.stem)
+@pytest.mark.parametrize("output_format", ["md", "json"])
+def test_report_matches_golden(
+    durable: Advisor, path: Path, output_format: str, request: pytest.FixtureRequest
+) -> None:
+    text = render(durable.recommend(read_requirements(str(path))), output_format)
+    golden = GOLDEN / f"{path.stem}.{output_format}"
+    if request.config.getoption("--update-golden"):
+        GOLDEN.mkdir(exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert golden.is_file(), f"no golden file {golden}; run pytest --update-golden and review it"
+    assert text == golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda path: path.stem)
+def test_json_report_carries_the_same_decisions_as_markdown(durable: Advisor, path: Path) -> None:
+    report = durable.recommend(read_requirements(str(path)))
+    markdown = render(report, "md")
+    for decision in report.decisions:
+        assert f"`{decision.id}`" in markdown
+        assert decision.label in markdown
