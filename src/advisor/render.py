@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,14 @@ def _cell(text: Any) -> str:
 
 def environment(directory: Path | None = None) -> jinja2.Environment:
     """A jinja2 environment over the template directory; undefined names are errors."""
+    return _environment(str(directory or templates_dir()))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(directory: str) -> jinja2.Environment:
+    # Cached: compiling the templates costs far more than rendering a report.
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(directory or templates_dir())),
+        loader=jinja2.FileSystemLoader(directory),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # Markdown output, not HTML
         keep_trailing_newline=True,
