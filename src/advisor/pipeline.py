@@ -70,6 +70,7 @@ class Advisor:
             decisions=resolution.decisions,
             undecided=resolution.undecided,
             warnings=resolution.warnings,
+            connections=resolution.connections,
             assumptions=resolution.assumptions,
             graph=graph_out(self.catalog, graph, multi_az),
             references=resolution.references,

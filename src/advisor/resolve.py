@@ -23,6 +23,7 @@ from advisor.models.report import (
     Reference,
     Undecided,
     WarningOut,
+    WiringOut,
 )
 from advisor.models.rule import Citation, Clause, Operator, Rule
 
@@ -58,6 +59,8 @@ def describe_test(clause: Clause) -> str:
     op = clause.operator
     operand = clause.operand
     if op is Operator.exists:
+        if clause.fact.startswith(DECISION_PREFIX):
+            return "is decided" if operand else "is not decided"
         return "is given" if operand else "is not given"
     if op is Operator.one_of:
         return "one of " + ", ".join(_show(item) for item in operand)
@@ -113,6 +116,7 @@ class Resolution:
     assumptions: list[Assumption]
     references: list[Reference]
     wiring: list[str]
+    connections: list[WiringOut]
 
 
 def _evidence(rule: Rule, matched: Mapping[str, MatchedValue], catalog: Catalog) -> list[Evidence]:
@@ -143,14 +147,14 @@ def resolve_decisions(
     references = _References(catalog)
     by_slot: dict[str, list[Firing]] = {}
     warnings_fired: list[Firing] = []
-    wiring: list[str] = []
+    wiring: list[Firing] = []
     for firing in firings:
         if firing.slot is not None:
             by_slot.setdefault(firing.slot, []).append(firing)
         elif catalog.rule(firing.rule_id).warn is not None:
             warnings_fired.append(firing)
         else:
-            wiring.append(firing.rule_id)
+            wiring.append(firing)
 
     out: list[Decision] = []
     for slot_id, slot in catalog.slots.items():
@@ -207,13 +211,24 @@ def resolve_decisions(
                        citations=references.cite(rule.citations))
         )
 
+    connections = []
+    for firing in sorted(wiring, key=lambda item: item.rule_id):
+        rule = catalog.rule(firing.rule_id)
+        connections.append(
+            WiringOut(rule_id=rule.id, title=rule.title, rationale=rule.rationale.strip(),
+                      edges=[f"{edge.from_} -> {edge.to}: {edge.label}" for edge in rule.connects],
+                      evidence=_evidence(rule, firing.matched, catalog),
+                      citations=references.cite(rule.citations))
+        )
+
     return Resolution(
         decisions=out,
         undecided=_undecided(catalog, decisions, facts),
         warnings=warnings,
-        assumptions=_assumptions(catalog, facts),
+        assumptions=_assumptions(catalog, facts, decisions),
         references=references.listing(),
-        wiring=sorted(wiring),
+        wiring=[item.rule_id for item in connections],
+        connections=connections,
     )
 
 
@@ -246,19 +261,39 @@ def _undecided(catalog: Catalog, decisions: Mapping[str, str], facts: Facts) -> 
     return out
 
 
-def _assumptions(catalog: Catalog, facts: Facts) -> list[Assumption]:
-    consulted: dict[str, set[str]] = {}
+def _assumptions(catalog: Catalog, facts: Facts, decisions: Mapping[str, str]) -> list[Assumption]:
+    """Unknown inputs that could have changed the outcome: a rule reads them and none of that
+    rule's other clauses is already false."""
+    known = dict(facts)
+    for slot, component in decisions.items():
+        known[f"{DECISION_PREFIX}{slot}"] = component
     inputs = derived_fact_inputs()
+    consulted: dict[str, set[str]] = {}
     for rule in catalog.rules:
+        slot = catalog.slots.get(rule.slot or "")
+        if slot is not None and slot.relevant_when_any and not any(
+            holds(clause.fact, clause.operator, clause.operand, known)
+            for clause in slot.relevant_when_any
+        ):
+            continue  # the slot this rule fills does not apply to this system
+        unknown: set[str] = set()
+        blocked = False
         for clause in rule.when:
-            names = inputs.get(clause.fact, (clause.fact,))
-            for name in names:
-                if not name.startswith(DECISION_PREFIX):
-                    consulted.setdefault(name, set()).add(rule.id)
+            if clause.fact.startswith(DECISION_PREFIX) or clause.fact in known:
+                if not holds(clause.fact, clause.operator, clause.operand, known):
+                    blocked = True
+                    break
+            elif clause.operator is Operator.exists and clause.operand is False:
+                continue  # an unknown input satisfies "is not given"
+            else:
+                unknown.update(name for name in inputs.get(clause.fact, (clause.fact,))
+                               if name not in known)
+        if blocked:
+            continue
+        for name in unknown:
+            consulted.setdefault(name, set()).add(rule.id)
     out = []
     for name in sorted(consulted):
-        if name in facts:
-            continue
         spec = catalog.facts[name]
         out.append(Assumption(fact=name, description=spec.description,
                               consulted_by=sorted(consulted[name])))

@@ -105,6 +105,17 @@ class WarningOut(Out):
     citations: list[CitationOut]
 
 
+class WiringOut(Out):
+    """A rule that connected components other rules chose, and why."""
+
+    rule_id: str
+    title: str
+    rationale: str
+    edges: list[str]
+    evidence: list[Evidence]
+    citations: list[CitationOut]
+
+
 class Assumption(Out):
     """A requirement the user did not give that at least one rule consults."""
 
@@ -170,6 +181,7 @@ class Report(Out):
     decisions: list[Decision]
     undecided: list[Undecided]
     warnings: list[WarningOut]
+    connections: list[WiringOut]
     assumptions: list[Assumption]
     graph: GraphOut
     references: list[Reference]
