@@ -437,6 +437,14 @@ def load_catalog(root: Path) -> Catalog:
                                     f"connects[{index}].{end_name}", f"unknown slot '{end}'",
                                     _suggest(end, [*slots, "self"]))
                     )
+        for index, reroute in enumerate(rule.reroutes):
+            for end_name, end in (("from", reroute.from_), ("to", reroute.to)):
+                if end not in slots:
+                    problems.append(
+                        LoadProblem(file, doc.line_of(("reroutes", index, end_name)), rule.id,
+                                    f"reroutes[{index}].{end_name}", f"unknown slot '{end}'",
+                                    _suggest(end, slots))
+                    )
         for index, rejection in enumerate(rule.rejects):
             if rejection.component not in components:
                 problems.append(

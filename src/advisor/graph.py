@@ -50,6 +50,13 @@ def build_graph(
             resilience=component.resilience.value,
             rule_id=decision.rule_id,
         )
+    # A component placed in the middle of a path (a connection pool, an inline cache) stops
+    # the direct edge between its neighbours from being drawn.
+    rerouted = {
+        (reroute.from_, reroute.to)
+        for decision in decisions
+        for reroute in catalog.rule(decision.rule_id).reroutes
+    }
     placing = [(catalog.rule(decision.rule_id), decision.slot) for decision in decisions]
     placing += [(catalog.rule(rule_id), "") for rule_id in wiring]
     for rule, own_slot in placing:
@@ -63,7 +70,7 @@ def build_graph(
                                 rule_id=rule.id, missing=missing)
                 )
                 continue
-            if graph.has_edge(source, target):
+            if graph.has_edge(source, target) or (source, target) in rerouted:
                 continue  # first deciding rule in slot order keeps the edge
             graph.add_edge(source, target, kind=edge.kind.value, label=edge.label,
                            rule_id=rule.id)

@@ -103,6 +103,13 @@ class Connection(Strict):
     label: str = Field(min_length=1, max_length=80)
 
 
+class Reroute(Strict):
+    """A direct edge the rule's component now sits in the middle of; it is not drawn."""
+
+    from_: str = Field(alias="from", pattern=SLUG_PATTERN)
+    to: str = Field(pattern=SLUG_PATTERN)
+
+
 class Recommendation(Strict):
     slot: str = Field(pattern=SLUG_PATTERN)
     component: str = Field(pattern=SLUG_PATTERN)
@@ -155,6 +162,7 @@ class Rule(Strict):
     recommend: Recommendation | None = None
     warn: Warning_ | None = None
     connects: list[Connection] = Field(default_factory=list)
+    reroutes: list[Reroute] = Field(default_factory=list)
     rejects: list[Rejection] = Field(default_factory=list)
     rationale: str = Field(min_length=20)
     not_when: str | None = None
@@ -167,6 +175,8 @@ class Rule(Strict):
         # already-chosen components together (connects alone).
         if self.recommend is not None and self.warn is not None:
             raise ValueError("a rule has either 'recommend' or 'warn', not both")
+        if self.reroutes and self.recommend is None:
+            raise ValueError("only a 'recommend' rule can reroute edges through its component")
         if self.warn is not None and (self.connects or self.rejects):
             raise ValueError("a 'warn' rule cannot add edges or reject components")
         if self.recommend is None and self.warn is None:
