@@ -14,7 +14,7 @@ from advisor.render import render
 CASES = [
     pytest.param(
         {"workload": {"kind": "web_app"}, "operations": {"needs_os_access": True},
-         "data": {"model": "relational", "needs_joins": True, "access_patterns_known": True},
+         "data": {"model": "document", "needs_joins": True, "access_patterns_known": True},
          "traffic": {"peak_rps": 50000}},
         ("data", "needs_joins", False), "primary_datastore", "data.needs_joins",
         id="joins-needed-vs-not",
