@@ -22,6 +22,7 @@ from advisor.models.requirements import Requirements
 from advisor.models.rule import Area, Clause, Component, Operator, Rule, Slot, Source
 from advisor.yamlio import LocatedDocument, Path_, YamlError, parse_yaml
 
+ClauseTuple = tuple[str, Operator, Any]
 REGISTRY_FILES = ("_areas.yaml", "_components.yaml", "_slots.yaml", "_sources.yaml")
 DECISION_PREFIX = "decision."
 # Decisions may build on decisions; deeper chains than this are a modelling error.
@@ -68,9 +69,18 @@ class Catalog:
     digest: str
     slot_levels: dict[str, int] = field(default_factory=dict)
     _by_id: dict[str, Rule] = field(init=False, repr=False, compare=False)
+    _clauses: dict[str, tuple[ClauseTuple, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {rule.id: rule for rule in self.rules})
+        object.__setattr__(self, "_clauses", {
+            rule.id: tuple((c.fact, c.operator, c.operand) for c in rule.when)
+            for rule in self.rules
+        })
+
+    def clauses(self, rule_id: str) -> tuple[ClauseTuple, ...]:
+        """A rule's clauses as plain (fact, operator, operand) tuples, for hot loops."""
+        return self._clauses[rule_id]
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError if absent)."""

@@ -269,29 +269,31 @@ def _assumptions(catalog: Catalog, facts: Facts, decisions: Mapping[str, str]) -
         known[f"{DECISION_PREFIX}{slot}"] = component
     inputs = derived_fact_inputs()
     consulted: dict[str, set[str]] = {}
-    for rule in catalog.rules:
-        slot = catalog.slots.get(rule.slot or "")
-        if slot is not None and slot.relevant_when_any and not any(
+    relevant: dict[str, bool] = {}
+    for slot_id, slot in catalog.slots.items():
+        relevant[slot_id] = not slot.relevant_when_any or any(
             holds(clause.fact, clause.operator, clause.operand, known)
             for clause in slot.relevant_when_any
-        ):
+        )
+    for rule in catalog.rules:
+        if rule.slot is not None and not relevant[rule.slot]:
             continue  # the slot this rule fills does not apply to this system
-        unknown: set[str] = set()
+        unknown: list[str] = []
         blocked = False
-        for clause in rule.when:
-            if clause.fact.startswith(DECISION_PREFIX) or clause.fact in known:
-                if not holds(clause.fact, clause.operator, clause.operand, known):
+        for fact, operator, operand in catalog.clauses(rule.id):
+            if fact in known or fact.startswith(DECISION_PREFIX):
+                if not holds(fact, operator, operand, known):
                     blocked = True
                     break
-            elif clause.operator is Operator.exists and clause.operand is False:
+            elif operator is Operator.exists and operand is False:
                 continue  # an unknown input satisfies "is not given"
             else:
-                unknown.update(name for name in inputs.get(clause.fact, (clause.fact,))
-                               if name not in known)
+                unknown.extend(inputs.get(fact, (fact,)))
         if blocked:
             continue
         for name in unknown:
-            consulted.setdefault(name, set()).add(rule.id)
+            if name not in known:
+                consulted.setdefault(name, set()).add(rule.id)
     out = []
     for name in sorted(consulted):
         spec = catalog.facts[name]

@@ -8,6 +8,8 @@ from typing import Any
 import yaml
 
 Path_ = tuple[str | int, ...]
+# libyaml's parser when PyYAML was built with it (about 10x faster); same safe constructor.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlError(Exception):
@@ -56,8 +58,8 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
 def parse_yaml(text: str) -> LocatedDocument:
     """Parse one YAML document safely, rejecting duplicate keys, recording lines."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        data = yaml.constructor.SafeConstructor().construct_document(node) if node else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark is not None else 1

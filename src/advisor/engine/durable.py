@@ -103,7 +103,7 @@ def _equality_first(clause: CompiledClause) -> tuple[int, str]:
 
 
 def pack_rulesets(rules: CompiledRules) -> list[list[list[CompiledRule]]]:
-    """Per round, split rules (grouped by area) into rulesets of at most ALPHA_LIMIT tests."""
+    """Per round, split rules into rulesets of at most RULE_BUDGET counted alpha tests."""
     oversized = [
         f"{rule.id} ({alpha_tests(rule)} tests)"
         for group in rules.rounds
@@ -117,22 +117,20 @@ def pack_rulesets(rules: CompiledRules) -> list[list[list[CompiledRule]]]:
         )
     packed: list[list[list[CompiledRule]]] = []
     for group in rules.rounds:
+        # Area order keeps related rules together; rulesets are filled up to the budget
+        # because every ruleset costs one assertion (and one sentinel action) per evaluation.
         rulesets: list[list[CompiledRule]] = []
-        by_area: dict[str, list[CompiledRule]] = {}
-        for rule in group:
-            by_area.setdefault(rule.area, []).append(rule)
-        for area in sorted(by_area):
-            current: list[CompiledRule] = []
-            used = 0
-            for rule in by_area[area]:
-                cost = alpha_tests(rule)
-                if current and used + cost > RULE_BUDGET:
-                    rulesets.append(current)
-                    current, used = [], 0
-                current.append(rule)
-                used += cost
-            if current:
+        current: list[CompiledRule] = []
+        used = 0
+        for rule in sorted(group, key=lambda item: (item.area, item.id)):
+            cost = alpha_tests(rule)
+            if current and used + cost > RULE_BUDGET:
                 rulesets.append(current)
+                current, used = [], 0
+            current.append(rule)
+            used += cost
+        if current:
+            rulesets.append(current)
         packed.append(rulesets)
     return packed
 
@@ -168,7 +166,7 @@ class DurableEngine:
         for round_index, rulesets in enumerate(self._packed):
             names = []
             for chunk_index, chunk in enumerate(rulesets):
-                name = f"{prefix}_round{round_index}_{chunk[0].area}_{chunk_index}"
+                name = f"{prefix}_round{round_index}_{chunk_index}"
                 definition = {rule.id: self._definition(rule) for rule in chunk}
                 definition[SENTINEL] = {"all": [{"m": {"t": FACT_TYPE}}], "run": _store_only}
                 definitions[name] = definition

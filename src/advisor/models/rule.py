@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 RULE_ID_PATTERN = r"^[A-Z]{2,8}-[0-9]{3}$"
 SLUG_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -70,6 +70,8 @@ class Clause(Strict):
     contains: str | None = None
     exists: bool | None = None
 
+    _operator: Operator = PrivateAttr()
+
     @model_validator(mode="after")
     def _exactly_one_operator(self) -> Clause:
         given = [op for op in OPERATORS if getattr(self, op) is not None]
@@ -78,20 +80,18 @@ class Clause(Strict):
                 f"a clause needs exactly one operator, found {len(given)} "
                 f"({', '.join(given) or 'none'}); allowed: {', '.join(OPERATORS)}"
             )
+        self._operator = Operator(given[0])
         return self
 
     @property
     def operator(self) -> Operator:
         """The single operator this clause uses."""
-        for op in Operator:
-            if getattr(self, op.value) is not None:
-                return op
-        raise AssertionError("validated clause without operator")  # pragma: no cover
+        return self._operator
 
     @property
     def operand(self) -> Any:
         """The value the operator compares with."""
-        return getattr(self, self.operator.value)
+        return getattr(self, self._operator.value)
 
 
 class Connection(Strict):
