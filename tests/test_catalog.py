@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
-from support import VALID_RULE, minimal_rules
 
 from advisor.catalog import Catalog, CatalogError, load_catalog
 from advisor.engine.base import compile_rules
 from advisor.engine.durable import ALPHA_LIMIT, DurableEngine
+from support import VALID_RULE, minimal_rules
 
 
 def test_bundled_rules_load_with_every_rule_cited_and_exemplified(catalog: Catalog) -> None:

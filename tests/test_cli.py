@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from support import VALID_RULE, minimal_rules
 
 EXAMPLE = "examples/serverless-api.yaml"

@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import example_files
 
 from advisor.catalog import Catalog
-from advisor.engine.durable import DurableEngine
 from advisor.engine.base import compile_rules
+from advisor.engine.durable import DurableEngine
 from advisor.facts import requirement_fact_specs
 from advisor.inputs import parse_requirements, read_requirements
 from advisor.models.requirements import Requirements
 from advisor.pipeline import Advisor
 from advisor.sampling import max_match_requirements, numeric_thresholds, random_requirements
+from support import example_files
 
 
 def _same(requirements: Requirements, advisors: dict[str, Advisor]) -> None:

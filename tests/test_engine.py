@@ -78,7 +78,7 @@ def test_durable_handles_more_rules_than_one_ruleset_may_hold() -> None:
 
 
 def test_a_rule_too_big_for_any_ruleset_is_a_compile_error_naming_it() -> None:
-    clauses = tuple(CompiledClause(f"traffic.peak_rps", Operator.gt, float(i)) for i in range(70))
+    clauses = tuple(CompiledClause("traffic.peak_rps", Operator.gt, float(i)) for i in range(70))
     rules = CompiledRules(((CompiledRule(id="BIG-001", area="data", priority=1, round=0,
                                          slot=None, component=None, clauses=clauses),),), "x")
     with pytest.raises(CompileError, match=rf"limit of {RULE_BUDGET} .*BIG-001 \(71 tests\)"):

@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import pytest
 import yaml
-from support import example_files
 
 from advisor.inputs import read_requirements
 from advisor.pipeline import Advisor
 from advisor.render import render
+from support import example_files
 
 TESTS = Path(__file__).resolve().parent
 GOLDEN = TESTS / "golden"
@@ -34,6 +35,11 @@ def test_example_graph_contains_the_seed_scenario(durable: Advisor, name: str) -
     edges = {(edge.source, edge.target) for edge in report.graph.edges}
     for source, target in SCENARIOS[name]["edges"]:
         assert (source, target) in edges, f"missing edge {source} -> {target}"
+    graph = nx.DiGraph(list(edges))
+    for source, target in SCENARIOS[name].get("paths", []):
+        assert graph.has_node(source) and nx.has_path(graph, source, target), (
+            f"no path {source} -> {target}"
+        )
     assert report.graph.checks.unreachable == []
     assert "```mermaid" in render(report, "md")
     for decision in report.decisions:

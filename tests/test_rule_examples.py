@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from advisor.catalog import DECISION_PREFIX, Catalog
+from advisor.catalog import DECISION_PREFIX, Catalog, load_catalog
 from advisor.engine.base import CompiledRule, compile_rules
 from advisor.engine.durable import DurableEngine
 from advisor.engine.reference import ReferenceEngine, clause_holds
@@ -15,7 +15,6 @@ from advisor.facts import FactSpec, FactValue, build_facts
 from advisor.inputs import parse_requirements
 from advisor.models.rule import Operator
 from advisor.paths import rules_dir
-from advisor.catalog import load_catalog
 from advisor.pipeline import Advisor
 
 _CATALOG = load_catalog(rules_dir())

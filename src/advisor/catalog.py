@@ -358,7 +358,9 @@ def load_catalog(root: Path) -> Catalog:
     )
 
     rule_paths = sorted(
-        path for path in root.rglob("*.yaml") if path.parent != root and not path.name.startswith("_")
+        path
+        for path in root.rglob("*.yaml")
+        if path.parent != root and not path.name.startswith("_")
     )
     rules: list[Rule] = []
     rule_files: dict[str, str] = {}

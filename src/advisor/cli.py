@@ -145,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    recommend = sub.add_parser("recommend", help="recommend an architecture for a requirements file")
+    recommend = sub.add_parser(
+        "recommend", help="recommend an architecture for a requirements file"
+    )
     recommend.add_argument("file", help="requirements file (YAML or JSON), or - for stdin")
     recommend.add_argument("--format", choices=FORMATS, default="md", help="output format")
     recommend.add_argument("--engine", choices=ENGINE_NAMES, default="durable",

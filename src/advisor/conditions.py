@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from advisor.facts import FactValue, Facts
+from advisor.facts import Facts, FactValue
 from advisor.models.rule import Operator
 
 

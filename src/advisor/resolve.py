@@ -234,8 +234,9 @@ def resolve_decisions(
 
 def _undecided(catalog: Catalog, decisions: Mapping[str, str], facts: Facts) -> list[Undecided]:
     round_facts = dict(facts)
-    for slot, component in decisions.items():
-        round_facts[f"{DECISION_PREFIX}{slot}"] = component
+    for decided, component in decisions.items():
+        round_facts[f"{DECISION_PREFIX}{decided}"] = component
+    inputs = derived_fact_inputs()
     out = []
     for slot_id, slot in catalog.slots.items():
         if slot_id in decisions or not slot.relevant_when_any:
@@ -246,12 +247,17 @@ def _undecided(catalog: Catalog, decisions: Mapping[str, str], facts: Facts) -> 
         ):
             continue
         rules = [rule for rule in catalog.rules if rule.slot == slot_id]
+        # Only the user's inputs are worth asking about; undecided slots are reported themselves.
         missing = sorted(
             {
-                clause.fact
+                name
                 for rule in rules
                 for clause in rule.when
-                if clause.fact not in round_facts and clause.operator is not Operator.exists
+                if clause.fact not in round_facts
+                and clause.operator is not Operator.exists
+                and not clause.fact.startswith(DECISION_PREFIX)
+                for name in inputs.get(clause.fact, (clause.fact,))
+                if name not in round_facts
             }
         )
         out.append(
@@ -265,8 +271,8 @@ def _assumptions(catalog: Catalog, facts: Facts, decisions: Mapping[str, str]) -
     """Unknown inputs that could have changed the outcome: a rule reads them and none of that
     rule's other clauses is already false."""
     known = dict(facts)
-    for slot, component in decisions.items():
-        known[f"{DECISION_PREFIX}{slot}"] = component
+    for decided, component in decisions.items():
+        known[f"{DECISION_PREFIX}{decided}"] = component
     inputs = derived_fact_inputs()
     consulted: dict[str, set[str]] = {}
     relevant: dict[str, bool] = {}

@@ -93,17 +93,16 @@ def max_match_requirements(catalog: Catalog) -> dict[str, Any]:
         section, field = name.split(".", 1)
         if spec.type == "number":
             limits = numeric_thresholds(catalog).get(name, [])
-            above = [t for t in limits]
-            value: Any = (max(above) + 1) if above else 1
+            number: Any = (max(limits) + 1) if limits else 1
             if name == "messaging.priority_levels":
-                value = int(min(max(value, 2), 100))
-            document.setdefault(section, {})[field] = value
+                number = int(min(max(number, 2), 100))
+            document.setdefault(section, {})[field] = number
         elif spec.type == "set":
             document.setdefault(section, {})[field] = list(spec.values)
         else:
-            counter = votes.get(name)
-            if counter:
-                document.setdefault(section, {})[field] = counter.most_common(1)[0][0]
+            tally = votes.get(name)
+            if tally:
+                document.setdefault(section, {})[field] = tally.most_common(1)[0][0]
             elif spec.type == "bool":
                 document.setdefault(section, {})[field] = True
     return document

@@ -48,11 +48,13 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
                 # PyYAML keeps the last duplicate silently; a repeated `when` would drop clauses.
                 raise YamlError(line, f"key '{key}' repeats the one on line {seen[key]}")
             seen[key] = line
-            lines[(*path, key)] = line
-            _walk(value_node, (*path, key), lines)
+            child = (*path, key)
+            lines[child] = line
+            _walk(value_node, child, lines)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines)
+            child_path: Path_ = (*path, index)
+            _walk(item, child_path, lines)
 
 
 def parse_yaml(text: str) -> LocatedDocument:

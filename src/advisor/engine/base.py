@@ -16,7 +16,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from advisor.catalog import DECISION_PREFIX, Catalog
-from advisor.facts import FactValue, Facts
+from advisor.facts import Facts, FactValue
 from advisor.models.rule import Operator
 
 MatchedValue = bool | int | float | str | list[str] | None

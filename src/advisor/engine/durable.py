@@ -39,7 +39,7 @@ from advisor.engine.base import (
     Trace,
     run_chain,
 )
-from advisor.facts import FactValue, Facts
+from advisor.facts import Facts, FactValue
 from advisor.models.rule import Operator
 
 ALPHA_LIMIT = 64
@@ -234,7 +234,7 @@ class DurableEngine:
         # After a failed assertion there may be no state at all (error 309 on delete).
         try:
             self._host.delete_state(ruleset, _SID)
-        except Exception:  # noqa: BLE001 - nothing to delete is the expected case
+        except Exception:
             return
 
     def match_round(self, round_index: int, facts: dict[str, FactValue]) -> list[Firing]:
@@ -290,7 +290,7 @@ def _matched(rule: CompiledRule, engine_fact: dict[str, Any]) -> dict[str, Match
 
 def _plain(value: Any) -> MatchedValue:
     if value is None or isinstance(value, bool | int | float | str):
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, list):
         return [str(item) for item in value]
     raise EngineError(f"durable-rules returned an unexpected value {value!r}")

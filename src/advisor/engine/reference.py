@@ -10,19 +10,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from advisor.conditions import holds
 from advisor.engine.base import (
     Chooser,
     CompiledClause,
     CompiledRule,
     CompiledRules,
-    EngineError,
     Firing,
     MatchedValue,
     Trace,
     run_chain,
 )
-from advisor.conditions import holds
-from advisor.facts import FactValue, Facts
+from advisor.facts import Facts, FactValue
 from advisor.models.rule import Operator
 
 _Key = tuple[str, bool | int | float | str]

@@ -167,7 +167,9 @@ class Latency(Section):
 class Availability(Section):
     """How much failure the system must survive."""
 
-    multi_az: bool | None = Field(None, description="Must survive the loss of an Availability Zone.")
+    multi_az: bool | None = Field(
+        None, description="Must survive the loss of an Availability Zone."
+    )
     multi_region: bool | None = Field(None, description="Must survive the loss of a Region.")
     active_active: bool | None = Field(
         None, description="Several Regions serve writes at the same time."
@@ -318,16 +320,16 @@ class Cost(Section):
 class Requirements(Section):
     """Everything a user can state about their system. Every field is optional."""
 
-    workload: Workload = Field(default_factory=Workload)
-    traffic: Traffic = Field(default_factory=Traffic)
-    data: Data = Field(default_factory=Data)
-    latency: Latency = Field(default_factory=Latency)
-    availability: Availability = Field(default_factory=Availability)
-    recovery: Recovery = Field(default_factory=Recovery)
-    messaging: Messaging = Field(default_factory=Messaging)
-    caching: Caching = Field(default_factory=Caching)
-    api: Api = Field(default_factory=Api)
-    operations: Operations = Field(default_factory=Operations)
-    security: Security = Field(default_factory=Security)
-    analytics: Analytics = Field(default_factory=Analytics)
-    cost: Cost = Field(default_factory=Cost)
+    workload: Workload = Field(default_factory=lambda: Workload())
+    traffic: Traffic = Field(default_factory=lambda: Traffic())
+    data: Data = Field(default_factory=lambda: Data())
+    latency: Latency = Field(default_factory=lambda: Latency())
+    availability: Availability = Field(default_factory=lambda: Availability())
+    recovery: Recovery = Field(default_factory=lambda: Recovery())
+    messaging: Messaging = Field(default_factory=lambda: Messaging())
+    caching: Caching = Field(default_factory=lambda: Caching())
+    api: Api = Field(default_factory=lambda: Api())
+    operations: Operations = Field(default_factory=lambda: Operations())
+    security: Security = Field(default_factory=lambda: Security())
+    analytics: Analytics = Field(default_factory=lambda: Analytics())
+    cost: Cost = Field(default_factory=lambda: Cost())
