@@ -11,10 +11,10 @@ Faults (see docs/engine.md) and what makes each impossible here:
 * swallowed action errors: ``state["exception"]`` and engine exceptions become ``EngineError``.
 * dispatcher threads running chains elsewhere: ``_QuietHost`` never starts them.
 * unbounded chaining: a firing budget counted in the action wrapper.
-* deleting a state that holds no fact segfaults (found here, not in upstream's tracker): every
-  ruleset carries a sentinel rule matching any profile fact, so each assertion stores the fact
-  and the state deleted in ``finally`` is never empty.
-  Pinned by tests/test_engine.py::test_durable_core_segfaults_deleting_an_empty_state.
+* deleting a state that holds no fact is undefined behaviour (a segfault on CPython 3.11 here):
+  every ruleset carries a sentinel rule matching any profile fact, so each assertion stores the
+  fact and the state deleted in ``finally`` is never empty.
+  Pinned by tests/test_engine.py::test_durable_never_deletes_a_state_that_holds_no_fact.
 * no reload: compile once per process; a new rule set means a new engine object and Host.
 """
 
