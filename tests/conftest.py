@@ -6,6 +6,8 @@ backend instead of building one per test.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,9 @@ from advisor.paths import rules_dir
 from advisor.pipeline import Advisor
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Tests (and the processes they start) use a private, empty cache, never the user's.
+os.environ["ADVISOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="advisor-test-cache-")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from advisor import cache
 from advisor.facts import FactSpec, derived_fact_specs, requirement_fact_specs
 from advisor.models.requirements import Requirements
 from advisor.models.rule import Area, Clause, Component, Operator, Rule, Slot, Source
@@ -342,9 +343,34 @@ def _example_problems(
     return problems
 
 
-def load_catalog(root: Path) -> Catalog:
-    """Load every knowledge file under ``root``; raise ``CatalogError`` listing all problems."""
+def _knowledge_files(root: Path) -> list[Path]:
+    return sorted(
+        path
+        for path in root.rglob("*.yaml")
+        if path.parent != root and not path.name.startswith("_")
+    )
+
+
+def load_catalog(root: Path, use_cache: bool = True) -> Catalog:
+    """Load every knowledge file under ``root``; raise ``CatalogError`` listing all problems.
+
+    A catalog validated before from byte-identical files is read from the user cache.
+    """
     root = root.resolve()
+    entry = None
+    if use_cache and root.is_dir() and all((root / name).is_file() for name in REGISTRY_FILES):
+        files = [root / name for name in REGISTRY_FILES] + _knowledge_files(root)
+        entry = "catalog-" + cache.key(str(root), _digest(root, files))
+        cached = cache.load(entry)
+        if isinstance(cached, Catalog):
+            return cached
+    catalog = _load_catalog(root)
+    if entry is not None:
+        cache.store(entry, catalog)
+    return catalog
+
+
+def _load_catalog(root: Path) -> Catalog:
     problems: list[LoadProblem] = []
     if not root.is_dir():
         raise CatalogError([LoadProblem(str(root), 1, "-", "(rules)", "not a directory")])
@@ -357,11 +383,7 @@ def load_catalog(root: Path) -> Catalog:
         root, "_sources.yaml", "sources", Source, problems
     )
 
-    rule_paths = sorted(
-        path
-        for path in root.rglob("*.yaml")
-        if path.parent != root and not path.name.startswith("_")
-    )
+    rule_paths = _knowledge_files(root)
     rules: list[Rule] = []
     rule_files: dict[str, str] = {}
     docs: dict[str, LocatedDocument] = {}

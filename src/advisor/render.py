@@ -9,6 +9,7 @@ from typing import Any
 
 import jinja2
 
+from advisor import cache
 from advisor.models.report import Report
 from advisor.paths import templates_dir
 
@@ -40,8 +41,15 @@ def environment(directory: Path | None = None) -> jinja2.Environment:
 @functools.lru_cache(maxsize=8)
 def _environment(directory: str) -> jinja2.Environment:
     # Cached: compiling the templates costs far more than rendering a report.
+    bytecode = cache.cache_dir()
+    if bytecode is not None:
+        (bytecode / "templates").mkdir(exist_ok=True)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
+        # Compiled templates are reused across processes (jinja checks the source checksum).
+        bytecode_cache=(
+            jinja2.FileSystemBytecodeCache(str(bytecode / "templates")) if bytecode else None
+        ),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # Markdown output, not HTML
         keep_trailing_newline=True,
