@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
 import random
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -78,16 +80,21 @@ def main() -> int:
               f"| {percentile(e2e_latencies, 0.5) * 1000:.3f} "
               f"| {percentile(e2e_latencies, 0.99) * 1000:.3f} |")
 
-    cold = []
-    for _ in range(args.repeats):
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "advisor", "recommend",
-                        str(ROOT / "examples" / "three-tier-web-app.yaml")],
-                       check=True, capture_output=True)
-        cold.append(time.perf_counter() - t0)
-    print(f"\nCLI cold start (`advisor recommend examples/three-tier-web-app.yaml`, whole "
-          f"process): median {statistics.median(cold) * 1000:.0f} ms, "
-          f"min {min(cold) * 1000:.0f} ms")
+    command = [sys.executable, "-m", "advisor", "recommend",
+               str(ROOT / "examples" / "three-tier-web-app.yaml")]
+    with tempfile.TemporaryDirectory() as cache:
+        timings: dict[str, list[float]] = {"no cache": [], "warm cache": []}
+        for label, setting in (("no cache", "off"), ("warm cache", cache)):
+            environment = {**os.environ, "ADVISOR_CACHE_DIR": setting}
+            subprocess.run(command, check=True, capture_output=True, env=environment)
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                subprocess.run(command, check=True, capture_output=True, env=environment)
+                timings[label].append(time.perf_counter() - t0)
+    print("\nCLI cold start (`advisor recommend examples/three-tier-web-app.yaml`, whole process):")
+    for label, values in timings.items():
+        print(f"- {label}: median {statistics.median(values) * 1000:.0f} ms, "
+              f"min {min(values) * 1000:.0f} ms")
 
     durable = advisors["durable"]
     checkpoints = []
