@@ -119,6 +119,21 @@ def compile_rules(catalog: Catalog) -> CompiledRules:
     return CompiledRules(tuple(rounds), catalog.digest)
 
 
+def matched_values(
+    rule: CompiledRule, lookup: Callable[[str], MatchedValue]
+) -> dict[str, MatchedValue]:
+    """The value of each fact a rule tested, read through ``lookup`` (None when absent).
+
+    A ``contains`` clause reports the member it required, which both backends know exactly."""
+    matched: dict[str, MatchedValue] = {}
+    for clause in rule.clauses:
+        if clause.operator is Operator.contains:
+            matched[clause.fact] = [str(clause.operand)]
+        else:
+            matched[clause.fact] = lookup(clause.fact)
+    return matched
+
+
 def firing_order(firing: Firing) -> tuple[int, int, str]:
     """Canonical trace order: round, then priority (high first), then rule id."""
     return (firing.round, -firing.priority, firing.rule_id)

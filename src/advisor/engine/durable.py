@@ -37,6 +37,7 @@ from advisor.engine.base import (
     Firing,
     MatchedValue,
     Trace,
+    matched_values,
     run_chain,
 )
 from advisor.facts import Facts, FactValue
@@ -197,7 +198,9 @@ class DurableEngine:
                     rule_id=rule.id,
                     round=rule.round,
                     priority=rule.priority,
-                    matched=_matched(rule, matched_fact),
+                    matched=matched_values(
+                        rule, lambda name: _plain(matched_fact.get(engine_key(name)))
+                    ),
                     slot=rule.slot,
                     component=rule.component,
                 )
@@ -274,18 +277,6 @@ class DurableEngine:
 
 def _store_only(closure: Any) -> None:
     """Sentinel action: the fact is stored so its state can be deleted safely; nothing else."""
-
-
-def _matched(rule: CompiledRule, engine_fact: dict[str, Any]) -> dict[str, MatchedValue]:
-    """Read back, from the fact durable-rules matched, the value of each tested fact."""
-    matched: dict[str, MatchedValue] = {}
-    for clause in rule.clauses:
-        if clause.operator is Operator.contains:
-            matched[clause.fact] = [str(clause.operand)]
-            continue
-        value = engine_fact.get(engine_key(clause.fact))
-        matched[clause.fact] = _plain(value)
-    return matched
 
 
 def _plain(value: Any) -> MatchedValue:

@@ -9,6 +9,7 @@ semantics are the engine contract: a clause on an absent (unknown) fact never ho
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 from advisor.conditions import holds
 from advisor.engine.base import (
@@ -19,6 +20,7 @@ from advisor.engine.base import (
     Firing,
     MatchedValue,
     Trace,
+    matched_values,
     run_chain,
 )
 from advisor.facts import Facts, FactValue
@@ -32,16 +34,12 @@ def clause_holds(clause: CompiledClause, facts: Facts) -> bool:
     return holds(clause.fact, clause.operator, clause.operand, facts)
 
 
-def matched_values(rule: CompiledRule, facts: Facts) -> dict[str, MatchedValue]:
-    """The value of each fact a rule tested (None for an absent fact), keyed by fact name."""
-    matched: dict[str, MatchedValue] = {}
-    for clause in rule.clauses:
-        if clause.operator is Operator.contains:
-            matched[clause.fact] = [str(clause.operand)]
-            continue
-        value = facts.get(clause.fact)
-        matched[clause.fact] = list(value) if isinstance(value, tuple) else value
-    return matched
+def _lookup(facts: Facts) -> Callable[[str], MatchedValue]:
+    def read(name: str) -> MatchedValue:
+        value = facts.get(name)
+        return list(value) if isinstance(value, tuple) else value
+
+    return read
 
 
 class ReferenceEngine:
@@ -94,7 +92,7 @@ class ReferenceEngine:
                     rule_id=rule.id,
                     round=round_index,
                     priority=rule.priority,
-                    matched=matched_values(rule, facts),
+                    matched=matched_values(rule, _lookup(facts)),
                     slot=rule.slot,
                     component=rule.component,
                 )
