@@ -232,6 +232,21 @@ def resolve_decisions(
     )
 
 
+def _waiting_on(
+    catalog: Catalog, rule_id: str, known: Facts, inputs: Mapping[str, tuple[str, ...]]
+) -> list[str] | None:
+    """The unknown user inputs a rule still depends on, or None if a known value rules it out."""
+    unknown: list[str] = []
+    for fact, operator, operand in catalog.clauses(rule_id):
+        if fact in known or fact.startswith(DECISION_PREFIX):
+            if not holds(fact, operator, operand, known):
+                return None
+        elif not (operator is Operator.exists and operand is False):
+            # an unknown input already satisfies "is not given"; anything else waits on it
+            unknown.extend(name for name in inputs.get(fact, (fact,)) if name not in known)
+    return unknown
+
+
 def _undecided(catalog: Catalog, decisions: Mapping[str, str], facts: Facts) -> list[Undecided]:
     round_facts = dict(facts)
     for decided, component in decisions.items():
@@ -247,17 +262,12 @@ def _undecided(catalog: Catalog, decisions: Mapping[str, str], facts: Facts) -> 
         ):
             continue
         rules = [rule for rule in catalog.rules if rule.slot == slot_id]
-        # Only the user's inputs are worth asking about; undecided slots are reported themselves.
+        # Only inputs that could still let one of the slot's rules fire are worth asking for.
         missing = sorted(
             {
                 name
                 for rule in rules
-                for clause in rule.when
-                if clause.fact not in round_facts
-                and clause.operator is not Operator.exists
-                and not clause.fact.startswith(DECISION_PREFIX)
-                for name in inputs.get(clause.fact, (clause.fact,))
-                if name not in round_facts
+                for name in _waiting_on(catalog, rule.id, round_facts, inputs) or ()
             }
         )
         out.append(
@@ -284,22 +294,9 @@ def _assumptions(catalog: Catalog, facts: Facts, decisions: Mapping[str, str]) -
     for rule in catalog.rules:
         if rule.slot is not None and not relevant[rule.slot]:
             continue  # the slot this rule fills does not apply to this system
-        unknown: list[str] = []
-        blocked = False
-        for fact, operator, operand in catalog.clauses(rule.id):
-            if fact in known or fact.startswith(DECISION_PREFIX):
-                if not holds(fact, operator, operand, known):
-                    blocked = True
-                    break
-            elif operator is Operator.exists and operand is False:
-                continue  # an unknown input satisfies "is not given"
-            else:
-                unknown.extend(inputs.get(fact, (fact,)))
-        if blocked:
-            continue
-        for name in unknown:
-            if name not in known:
-                consulted.setdefault(name, set()).add(rule.id)
+        waiting = _waiting_on(catalog, rule.id, known, inputs)
+        for name in waiting or ():
+            consulted.setdefault(name, set()).add(rule.id)
     out = []
     for name in sorted(consulted):
         spec = catalog.facts[name]
