@@ -11,8 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from advisor.catalog import Catalog
-from advisor.engine.base import compile_rules
-from advisor.engine.durable import DurableEngine
 from advisor.facts import requirement_fact_specs
 from advisor.inputs import parse_requirements, read_requirements
 from advisor.models.requirements import Requirements
@@ -94,7 +92,3 @@ def test_backends_agree_on_generated_profiles(catalog: Catalog, advisors: dict[s
         _same(parse_requirements(document), advisors)
 
     check()
-
-
-def test_durable_rulesets_of_the_bundled_rules_fit_the_limit(catalog: Catalog) -> None:
-    assert DurableEngine(compile_rules(catalog)).describe_rulesets()
