@@ -34,6 +34,10 @@ def test_every_registered_component_and_source_is_used(catalog: Catalog) -> None
     used_sources = {c.source for rule in catalog.rules for c in rule.citations}
     unused = sorted(set(catalog.sources) - used_sources)
     assert not unused, f"sources nobody cites: {unused}"
+    used_components = {rule.recommend.component for rule in catalog.rules if rule.recommend}
+    used_components |= {rejection.component for rule in catalog.rules for rejection in rule.rejects}
+    unused = sorted(set(catalog.components) - used_components)
+    assert not unused, f"components no rule recommends or rejects: {unused}"
 
 
 def test_every_slot_can_be_filled_by_some_rule(catalog: Catalog) -> None:
@@ -117,7 +121,7 @@ def test_wrong_folder_and_file_name_are_reported(tmp_path: Path) -> None:
 def test_operator_not_allowed_for_fact_type(tmp_path: Path) -> None:
     text = VALID_RULE.replace("{fact: data.model, equals: key_value}", "{fact: data.model, gt: 3}")
     joined = "\n".join(_problems(minimal_rules(tmp_path, {"data/DATA-900-test.yaml": text})))
-    assert "when[0].gt: operator not allowed on a enum fact" in joined
+    assert "when[0].gt: operator not allowed on an enum fact" in joined
 
 
 def test_malformed_yaml_and_duplicate_keys_are_reported_with_line(tmp_path: Path) -> None:

@@ -87,7 +87,25 @@ def test_bad_enum_value_lists_the_allowed_values(tmp_path: Path) -> None:
 def test_out_of_range_value_is_rejected(tmp_path: Path) -> None:
     result, out = _bad_input(tmp_path, "traffic:\n  peak_rps: -5\n")
     _assert_clean_failure(result, out)
-    assert "traffic.peak_rps: input should be greater than or equal to 0, got -5 (a number)" in result.stderr
+    assert "traffic.peak_rps: input should be greater than or equal to 0, got -5 (a number >= 0 and <= 1e+12)" in result.stderr
+
+
+def test_integer_field_says_whole_number_and_its_range(tmp_path: Path) -> None:
+    result, out = _bad_input(tmp_path, "messaging:\n  priority_levels: 1.5\n")
+    _assert_clean_failure(result, out)
+    assert "messaging.priority_levels: input should be a valid integer, got 1.5 (a whole number >= 1 and <= 100)" in result.stderr
+
+
+def test_section_that_is_not_a_mapping_lists_its_keys(tmp_path: Path) -> None:
+    result, out = _bad_input(tmp_path, "data: 5\n")
+    _assert_clean_failure(result, out)
+    assert "requirements.yaml:1: data: input should be an object, got 5 (a mapping with keys: model, size_gb," in result.stderr
+
+
+def test_yaml_value_json_cannot_carry_names_the_field(tmp_path: Path) -> None:
+    result, out = _bad_input(tmp_path, "data:\n  model: relational\n  note: 2024-01-01\n")
+    _assert_clean_failure(result, out)
+    assert "requirements.yaml:3: data.note: unsupported value (use true/false, a number, a string or a list; quote dates)" in result.stderr
 
 
 def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
@@ -106,6 +124,9 @@ def test_missing_file_is_a_clean_error(tmp_path: Path) -> None:
     result = advisor("recommend", str(tmp_path / "absent.yaml"))
     assert result.returncode == 2
     assert "absent.yaml: no such file" in result.stderr
+    directory = advisor("recommend", str(tmp_path))
+    assert directory.returncode == 2
+    assert "is a directory, not a requirements file" in directory.stderr
 
 
 def test_invalid_rules_directory_fails_with_every_problem(tmp_path: Path) -> None:

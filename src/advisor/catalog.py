@@ -173,61 +173,49 @@ def _suggest(word: str, options: Iterable[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else ""
 
 
-class _RuleChecker:
-    """Cross-reference checks for one rule against the registries."""
+_OPERATORS_BY_TYPE: dict[str, set[Operator]] = {
+    "bool": {Operator.equals, Operator.not_equals, Operator.exists},
+    "number": {
+        Operator.gt, Operator.gte, Operator.lt, Operator.lte, Operator.exists,
+        Operator.equals, Operator.not_equals, Operator.one_of,
+    },
+    "enum": {Operator.equals, Operator.not_equals, Operator.one_of, Operator.exists},
+    "set": {Operator.contains, Operator.exists},
+    "string": set(),
+}
 
-    def __init__(
-        self,
-        facts: dict[str, FactSpec],
-        components: dict[str, Component],
-        slots: dict[str, Slot],
-        sources: dict[str, Source],
-    ) -> None:
-        self.facts = facts
-        self.components = components
-        self.slots = slots
-        self.sources = sources
 
-    def clause_problems(self, clause: Clause) -> list[tuple[str, str, str]]:
-        """(field suffix, problem, hint) for a clause that cannot be evaluated."""
-        spec = self.facts.get(clause.fact)
-        if spec is None:
-            return [("fact", f"unknown fact '{clause.fact}'", _suggest(clause.fact, self.facts))]
-        op = clause.operator
-        value = clause.operand
-        allowed = {
-            "bool": {Operator.equals, Operator.not_equals, Operator.exists},
-            "number": {
-                Operator.gt, Operator.gte, Operator.lt, Operator.lte, Operator.exists,
-                Operator.equals, Operator.not_equals, Operator.one_of,
-            },
-            "enum": {Operator.equals, Operator.not_equals, Operator.one_of, Operator.exists},
-            "set": {Operator.contains, Operator.exists},
-            "string": set(),
-        }[spec.type]
-        if op not in allowed:
-            names = ", ".join(sorted(item.value for item in allowed)) or "none"
-            return [(op.value, f"operator not allowed on a {spec.type} fact", f"use: {names}")]
-        if op is Operator.exists:
-            return []
-        values = value if isinstance(value, list) else [value]
-        out = []
-        for item in values:
-            if spec.type == "bool" and not isinstance(item, bool):
-                out.append((op.value, f"{item!r} is not true/false", "this fact is a boolean"))
-            elif spec.type == "number" and (
-                isinstance(item, bool) or not isinstance(item, int | float)
-            ):
-                out.append((op.value, f"{item!r} is not a number", "this fact is numeric"))
-            elif spec.type in ("enum", "set") and item not in spec.values:
-                out.append(
-                    (
-                        op.value,
-                        f"'{item}' is not a value of {clause.fact}",
-                        f"allowed: {', '.join(spec.values)}",
-                    )
+def _clause_problems(clause: Clause, facts: dict[str, FactSpec]) -> list[tuple[str, str, str]]:
+    """(field suffix, problem, hint) for a clause that cannot be evaluated."""
+    spec = facts.get(clause.fact)
+    if spec is None:
+        return [("fact", f"unknown fact '{clause.fact}'", _suggest(clause.fact, facts))]
+    op = clause.operator
+    allowed = _OPERATORS_BY_TYPE[spec.type]
+    if op not in allowed:
+        names = ", ".join(sorted(item.value for item in allowed)) or "none"
+        article = "an" if spec.type[0] in "aeiou" else "a"
+        return [(op.value, f"operator not allowed on {article} {spec.type} fact", f"use: {names}")]
+    if op is Operator.exists:
+        return []
+    value = clause.operand
+    out = []
+    for item in value if isinstance(value, list) else [value]:
+        if spec.type == "bool" and not isinstance(item, bool):
+            out.append((op.value, f"{item!r} is not true/false", "this fact is a boolean"))
+        elif spec.type == "number" and (
+            isinstance(item, bool) or not isinstance(item, int | float)
+        ):
+            out.append((op.value, f"{item!r} is not a number", "this fact is numeric"))
+        elif spec.type in ("enum", "set") and item not in spec.values:
+            out.append(
+                (
+                    op.value,
+                    f"'{item}' is not a value of {clause.fact}",
+                    f"allowed: {', '.join(spec.values)}",
                 )
-        return out
+            )
+    return out
 
 
 def _decision_specs(
@@ -437,12 +425,11 @@ def _load_catalog(root: Path) -> Catalog:
 
     fact_specs: dict[str, FactSpec] = {**requirement_fact_specs(), **derived_fact_specs()}
     fact_specs.update(_decision_specs(slots, rules, components))
-    checker = _RuleChecker(fact_specs, components, slots, sources)
 
     for rule in rules:
         file, doc = rule_files[rule.id], docs[rule.id]
         for index, clause in enumerate(rule.when):
-            for suffix, problem, hint in checker.clause_problems(clause):
+            for suffix, problem, hint in _clause_problems(clause, fact_specs):
                 loc: Path_ = ("when", index, suffix)
                 problems.append(
                     LoadProblem(file, doc.line_of(loc), rule.id, f"when[{index}].{suffix}",
@@ -506,7 +493,7 @@ def _load_catalog(root: Path) -> Catalog:
 
     for slot in slots.values():
         for index, clause in enumerate(slot.relevant_when_any):
-            for suffix, problem, hint in checker.clause_problems(clause):
+            for suffix, problem, hint in _clause_problems(clause, fact_specs):
                 problems.append(
                     LoadProblem(_location(root / "_slots.yaml", root), 1, slot.id,
                                 f"relevant_when_any[{index}].{suffix}", problem, hint)

@@ -110,9 +110,7 @@ def _rules_show(args: argparse.Namespace) -> int:
         known = ", ".join(rule.id for rule in catalog.rules[:8])
         raise _Failure(EXIT_INVALID, f"no rule with id '{args.id}' (known ids include {known} "
                                      "...; `advisor rules list` shows all)")
-    path = catalog.root.parent / catalog.rule_files[wanted]
-    if not path.is_file():
-        path = catalog.root / Path(catalog.rule_files[wanted]).relative_to(catalog.root.name)
+    path = catalog.root.parent / catalog.rule_files[wanted]  # rule_files are relative to it
     _emit(f"# {catalog.rule_files[wanted]}\n" + path.read_text(encoding="utf-8"), None)
     return EXIT_OK
 

@@ -68,7 +68,8 @@ def _unwrap_optional(annotation: Any) -> Any:
         if len(args) == 1:
             return _unwrap_optional(args[0])
     origin = get_origin(annotation)
-    if origin is not None and getattr(origin, "__name__", "") == "Annotated":  # pragma: no cover
+    # Constrained numbers arrive as Optional[Annotated[float, ...]]: unwrap to the base type.
+    if origin is not None and getattr(origin, "__name__", "") == "Annotated":
         return _unwrap_optional(get_args(annotation)[0])
     return annotation
 

@@ -5,6 +5,7 @@ Errors name the file, the line, the field path, what was wrong and what is allow
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Mapping
@@ -28,11 +29,35 @@ class InputError(Exception):
         super().__init__("\n".join(problems))
 
 
+@functools.lru_cache(maxsize=1)
+def _section_schemas() -> dict[str, dict[str, Any]]:
+    """Each section's JSON Schema properties, from the model itself (one source of truth)."""
+    schema = Requirements.model_json_schema()
+    out: dict[str, dict[str, Any]] = {}
+    for section, reference in schema["properties"].items():
+        name = reference["$ref"].rsplit("/", 1)[-1]
+        out[section] = schema["$defs"][name]["properties"]
+    return out
+
+
+def _describe_number(schema: dict[str, Any]) -> str:
+    kind = "a whole number" if schema.get("type") == "integer" else "a number"
+    bounds = []
+    for key, symbol in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<=")):
+        if key in schema:
+            value = schema[key]
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+            bounds.append(f"{symbol} {shown}")
+    return kind + (" " + " and ".join(bounds) if bounds else "")
+
+
 def _allowed(section: str, field: str) -> str:
-    if section not in Requirements.model_fields:
-        return "allowed sections: " + ", ".join(Requirements.model_fields)
-    model = Requirements.model_fields[section].annotation
-    fields = getattr(model, "model_fields", {})
+    sections = _section_schemas()
+    if section not in sections:
+        return "allowed sections: " + ", ".join(sections)
+    fields = sections[section]
+    if not field:
+        return f"a mapping with keys: {', '.join(fields)}"
     if field not in fields:
         return f"allowed keys in {section}: " + ", ".join(fields)
     spec = requirement_fact_specs().get(f"{section}.{field}")
@@ -43,7 +68,30 @@ def _allowed(section: str, field: str) -> str:
         return f"{prefix}: " + ", ".join(spec.values)
     if spec.type == "bool":
         return "true or false"
-    return "a number"
+    variants = [item for item in fields[field].get("anyOf", [fields[field]])
+                if item.get("type") in ("number", "integer")]
+    return _describe_number(variants[0]) if variants else "a number"
+
+
+def _unsupported_value(data: Any, path: tuple[str | int, ...] = ()) -> tuple[Any, ...] | None:
+    """The path of the first value JSON cannot carry (a YAML date, a set ...), if any."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not isinstance(key, str):
+                return (*path, repr(key))
+            found = _unsupported_value(value, (*path, key))
+            if found is not None:
+                return found
+        return None
+    if isinstance(data, list):
+        for index, value in enumerate(data):
+            found = _unsupported_value(value, (*path, index))
+            if found is not None:
+                return found
+        return None
+    if data is None or isinstance(data, bool | int | float | str):
+        return None
+    return path
 
 
 def describe_validation_error(
@@ -55,18 +103,16 @@ def describe_validation_error(
         loc = tuple(item["loc"])
         field = ".".join(str(part) for part in loc) or "(document)"
         section = str(loc[0]) if loc else ""
-        name = str(loc[1]) if len(loc) > 1 else ""
+        name = str(loc[1]) if len(loc) > 1 and isinstance(loc[1], str) else ""
         if item["type"] == "extra_forbidden":
             problem = "unknown key"
-            allowed = _allowed(section, name if len(loc) > 1 else "")
-            if len(loc) == 1:
-                allowed = "allowed sections: " + ", ".join(Requirements.model_fields)
+            allowed = _allowed(section, name)
         else:
             problem = item["msg"][0].lower() + item["msg"][1:]
             given = item.get("input")
             if not isinstance(given, Mapping | list):
                 problem += f", got {json.dumps(given)}"
-            allowed = _allowed(section, name) if len(loc) >= 2 else ""
+            allowed = _allowed(section, name) if loc else ""
         where = f"{origin}:{doc.line_of(loc)}" if doc is not None else origin
         suffix = f" ({allowed})" if allowed else ""
         out.append(f"{where}: {field}: {problem}{suffix}")
@@ -81,10 +127,13 @@ def parse_requirements(data: Any, origin: str = "<input>",
     if not isinstance(data, dict):
         raise InputError([f"{origin}: (document): expected a mapping of sections, "
                           f"got {type(data).__name__}"])
-    try:
-        text = json.dumps(data)
-    except (TypeError, ValueError) as error:
-        raise InputError([f"{origin}: (document): unsupported value: {error}"]) from None
+    bad = _unsupported_value(data)
+    if bad is not None:
+        field = ".".join(str(part) for part in bad)
+        where = f"{origin}:{doc.line_of(bad)}" if doc is not None else origin
+        raise InputError([f"{where}: {field}: unsupported value (use true/false, a number, "
+                          "a string or a list; quote dates)"])
+    text = json.dumps(data)
     try:
         return Requirements.model_validate_json(text)
     except ValidationError as error:
@@ -99,6 +148,8 @@ def read_requirements(path: str) -> Requirements:
             text = sys.stdin.read(MAX_INPUT_BYTES + 1)
         else:
             file = Path(path)
+            if file.is_dir():
+                raise InputError([f"{origin}: is a directory, not a requirements file"])
             if not file.is_file():
                 raise InputError([f"{origin}: no such file"])
             if file.stat().st_size > MAX_INPUT_BYTES:

@@ -74,6 +74,7 @@ def max_match_requirements(catalog: Catalog) -> dict[str, Any]:
     """A profile that satisfies as many clauses as possible at once: every numeric fact is set
     past the most thresholds, every flag and enum to the value most rules test for."""
     specs = requirement_fact_specs()
+    thresholds = numeric_thresholds(catalog)
     votes: dict[str, Counter[Any]] = {}
     for rule in catalog.rules:
         for clause in rule.when:
@@ -92,7 +93,7 @@ def max_match_requirements(catalog: Catalog) -> dict[str, Any]:
     for name, spec in specs.items():
         section, field = name.split(".", 1)
         if spec.type == "number":
-            limits = numeric_thresholds(catalog).get(name, [])
+            limits = thresholds.get(name, [])
             number: Any = (max(limits) + 1) if limits else 1
             if name == "messaging.priority_levels":
                 number = int(min(max(number, 2), 100))

@@ -159,7 +159,6 @@ class DurableEngine:
         self._budget = firing_budget if firing_budget is not None else rules.count + 1
         self._lock = threading.Lock()
         self._current: list[Firing] | None = None
-        self._current_facts: dict[str, FactValue] = {}
         self._packed = pack_rulesets(rules)
         self._ruleset_names: list[list[str]] = []
         definitions: dict[str, dict[str, Any]] = {}
@@ -215,7 +214,7 @@ class DurableEngine:
             try:
                 state = self._host.assert_fact(ruleset, dict(fact))
             except durable_engine.MessageNotHandledException:
-                # Never delete here: the state holds no fact and deleting it segfaults.
+                # Never delete here: deleting a state with no fact is undefined behaviour.
                 raise EngineError(
                     f"ruleset {ruleset} did not store the fact; its sentinel rule is missing"
                 ) from None
