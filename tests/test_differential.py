@@ -61,14 +61,15 @@ def _field_strategy(name: str, thresholds: dict[str, list[float]]) -> st.SearchS
         return st.sampled_from(spec.values)
     if spec.type == "set":
         return st.lists(st.sampled_from(spec.values), unique=True, max_size=3)
-    if name == "messaging.priority_levels":
-        return st.integers(min_value=1, max_value=10)
-    near = [max(0.0, t + delta) for t in thresholds.get(name, []) for delta in (-1, 0, 1)]
-    numbers = st.floats(min_value=0.001 if name == "latency.p99_ms" else 0, max_value=1e6,
-                        allow_nan=False, allow_infinity=False)
+    low = spec.minimum if spec.minimum is not None else 0.0
+    high = min(spec.maximum if spec.maximum is not None else 1e6, 1e6)
+    if spec.integer:
+        return st.integers(min_value=int(low) + spec.minimum_exclusive, max_value=int(high))
+    floor = low + 0.001 if spec.minimum_exclusive else low
+    near = [max(floor, t + delta) for t in thresholds.get(name, []) for delta in (-1, 0, 1)]
+    numbers = st.floats(min_value=floor, max_value=high, allow_nan=False, allow_infinity=False)
     if near:
-        return st.one_of(st.sampled_from([n for n in near if n > 0 or name != "latency.p99_ms"]
-                                         or [1.0]), numbers)
+        return st.one_of(st.sampled_from(near), numbers)
     return numbers
 
 

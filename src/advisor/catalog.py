@@ -20,7 +20,16 @@ from pydantic import BaseModel, ValidationError
 from advisor import cache
 from advisor.facts import FactSpec, derived_fact_specs, requirement_fact_specs
 from advisor.models.requirements import Requirements
-from advisor.models.rule import Area, Clause, Component, Operator, Rule, Slot, Source
+from advisor.models.rule import (
+    Area,
+    Clause,
+    Component,
+    ComponentCategory,
+    Operator,
+    Rule,
+    Slot,
+    Source,
+)
 from advisor.yamlio import LocatedDocument, Path_, YamlError, parse_yaml
 
 ClauseTuple = tuple[str, Operator, Any]
@@ -441,6 +450,16 @@ def _load_catalog(root: Path) -> Catalog:
                     LoadProblem(file, doc.line_of(("recommend", "slot")), rule.id,
                                 "recommend.slot", f"unknown slot '{rule.recommend.slot}'",
                                 _suggest(rule.recommend.slot, slots))
+                )
+            chosen = components.get(rule.recommend.component)
+            if chosen is not None and chosen.category is ComponentCategory.practice and (
+                rule.connects or rule.reroutes
+            ):
+                problems.append(
+                    LoadProblem(file, doc.line_of(("recommend", "component")), rule.id,
+                                "connects",
+                                f"'{chosen.id}' is a practice, which is not drawn, so its rule "
+                                "cannot add or reroute edges", "remove 'connects'/'reroutes'")
                 )
             if rule.recommend.component not in components:
                 problems.append(

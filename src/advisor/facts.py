@@ -31,6 +31,10 @@ class FactSpec:
     description: str
     values: tuple[str, ...] = ()
     derived: bool = False
+    integer: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    minimum_exclusive: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,24 @@ def _unwrap_optional(annotation: Any) -> Any:
     return annotation
 
 
+def _bounds(annotation: Any) -> tuple[float | None, float | None, bool]:
+    """The range a constrained number allows, from its metadata; True if the low end is open."""
+    low: float | None = None
+    high: float | None = None
+    open_low = False
+    for arg in get_args(annotation):
+        # Annotated[float, Field(ge=...)] keeps the bounds in the FieldInfo's own metadata.
+        for field_info in getattr(arg, "__metadata__", ()):
+            for meta in getattr(field_info, "metadata", [field_info]):
+                if getattr(meta, "gt", None) is not None:
+                    low, open_low = meta.gt, True
+                if getattr(meta, "ge", None) is not None:
+                    low = meta.ge
+                if getattr(meta, "le", None) is not None:
+                    high = meta.le
+    return low, high, open_low
+
+
 def _spec_for(name: str, annotation: Any, description: str) -> FactSpec:
     base = _unwrap_optional(annotation)
     if get_origin(base) is list:
@@ -86,7 +108,9 @@ def _spec_for(name: str, annotation: Any, description: str) -> FactSpec:
     if base is bool:
         return FactSpec(name, "bool", description)
     if base in (int, float):
-        return FactSpec(name, "number", description)
+        low, high, open_low = _bounds(annotation)
+        return FactSpec(name, "number", description, integer=base is int, minimum=low,
+                        maximum=high, minimum_exclusive=open_low)
     if base is str:
         return FactSpec(name, "string", description)
     raise TypeError(f"unsupported requirement field type for {name}: {annotation!r}")

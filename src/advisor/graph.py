@@ -20,7 +20,7 @@ from advisor.models.report import (
     GraphOut,
     OmittedEdge,
 )
-from advisor.models.rule import Resilience
+from advisor.models.rule import ComponentCategory, Resilience
 
 _ARROWS = {
     "sync_request": "-->",
@@ -41,6 +41,8 @@ def build_graph(
     graph.graph["omitted"] = []
     for decision in decisions:
         component = catalog.components[decision.component]
+        if component.category is ComponentCategory.practice:
+            continue
         graph.add_node(
             decision.slot,
             component=component.id,
@@ -57,7 +59,8 @@ def build_graph(
         for decision in decisions
         for reroute in catalog.rule(decision.rule_id).reroutes
     }
-    placing = [(catalog.rule(decision.rule_id), decision.slot) for decision in decisions]
+    placing = [(catalog.rule(decision.rule_id), decision.slot) for decision in decisions
+               if decision.slot in graph]
     placing += [(catalog.rule(rule_id), "") for rule_id in wiring]
     for rule, own_slot in placing:
         for edge in rule.connects:

@@ -6,6 +6,7 @@ import hashlib
 import json
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from advisor.catalog import Catalog, load_catalog
 from advisor.engine import make_engine
@@ -28,13 +29,17 @@ def tool_version() -> str:
         return "0+unknown"
 
 
+def given_requirements(requirements: Requirements) -> dict[str, Any]:
+    """The requirements the user gave: unknown fields and sections with nothing known left out,
+    so adding a new optional field to the model does not change existing inputs' hashes."""
+    dumped = requirements.model_dump(mode="json", exclude_none=True)
+    return {section: fields for section, fields in dumped.items() if fields}
+
+
 def input_hash(requirements: Requirements) -> str:
     """SHA-256 of the canonical JSON of the given (non-unknown) requirements."""
-    canonical = json.dumps(
-        requirements.model_dump(mode="json", exclude_none=True),
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    canonical = json.dumps(given_requirements(requirements), sort_keys=True,
+                           separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -66,7 +71,7 @@ class Advisor:
             ruleset_hash=self.catalog.digest,
             rule_count=len(self.catalog.rules),
             title=requirements.workload.name or "Recommended architecture",
-            requirements=requirements.model_dump(mode="json", exclude_none=True),
+            requirements=given_requirements(requirements),
             decisions=resolution.decisions,
             undecided=resolution.undecided,
             warnings=resolution.warnings,

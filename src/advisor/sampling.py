@@ -34,17 +34,23 @@ def numeric_thresholds(catalog: Catalog) -> dict[str, list[float]]:
     return {fact: sorted(values) for fact, values in sorted(found.items())}
 
 
-def _number(rng: random.Random, name: str, thresholds: list[float]) -> float | int:
-    if name == "messaging.priority_levels":
-        return rng.choice([1, 2, 3, 5])
+def _within(spec: FactSpec, value: float) -> float | int:
+    """``value`` moved inside the field's allowed range, whole if the field is an integer."""
+    if spec.minimum is not None:
+        floor = spec.minimum + (1 if spec.integer else 0.1) * spec.minimum_exclusive
+        value = max(value, floor)
+    if spec.maximum is not None:
+        value = min(value, spec.maximum)
+    return round(value) if spec.integer else round(value, 3)
+
+
+def _number(rng: random.Random, spec: FactSpec, thresholds: list[float]) -> float | int:
     if thresholds and rng.random() < 0.8:
         base = rng.choice(thresholds)
         value = max(0.0, base + rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0]) * max(1.0, base * 0.1))
     else:
-        value = rng.choice([0.0, 0.5, 1.0, 10.0, 100.0, 1000.0, 50000.0])
-    if name == "latency.p99_ms":
-        value = max(value, 0.1)
-    return round(value, 3)
+        value = rng.choice([0.0, 0.5, 1.0, 2.0, 3.0, 10.0, 100.0, 1000.0, 50000.0])
+    return _within(spec, value)
 
 
 def _value(rng: random.Random, spec: FactSpec, thresholds: list[float]) -> Any:
@@ -54,7 +60,7 @@ def _value(rng: random.Random, spec: FactSpec, thresholds: list[float]) -> Any:
         return rng.choice(spec.values)
     if spec.type == "set":
         return sorted(rng.sample(spec.values, rng.randint(0, min(2, len(spec.values)))))
-    return _number(rng, spec.name, thresholds)
+    return _number(rng, spec, thresholds)
 
 
 def random_requirements(rng: random.Random, catalog: Catalog,
@@ -94,9 +100,7 @@ def max_match_requirements(catalog: Catalog) -> dict[str, Any]:
         section, field = name.split(".", 1)
         if spec.type == "number":
             limits = thresholds.get(name, [])
-            number: Any = (max(limits) + 1) if limits else 1
-            if name == "messaging.priority_levels":
-                number = int(min(max(number, 2), 100))
+            number = _within(spec, (max(limits) + 1) if limits else 2)
             document.setdefault(section, {})[field] = number
         elif spec.type == "set":
             document.setdefault(section, {})[field] = list(spec.values)

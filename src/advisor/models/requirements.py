@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Section(BaseModel):
@@ -96,6 +96,41 @@ class CostSensitivity(str, Enum):
     high = "high"
 
 
+class Pillar(str, Enum):
+    operational_excellence = "operational_excellence"
+    security = "security"
+    reliability = "reliability"
+    performance_efficiency = "performance_efficiency"
+    cost_optimization = "cost_optimization"
+    sustainability = "sustainability"
+
+
+class StorageKind(str, Enum):
+    block = "block"
+    file = "file"
+    object = "object"
+
+
+class AccessFrequency(str, Enum):
+    frequent = "frequent"
+    infrequent = "infrequent"
+    archive = "archive"
+    changing = "changing"
+
+
+class FileProtocol(str, Enum):
+    nfs = "nfs"
+    smb = "smb"
+    lustre = "lustre"
+
+
+class KeyControl(str, Enum):
+    aws_owned = "aws_owned"
+    aws_managed = "aws_managed"
+    customer_managed = "customer_managed"
+    customer_provided = "customer_provided"
+
+
 # Upper bound: far beyond any real system, and keeps every number printable without an
 # exponent, which durable-rules' JSON parser cannot read (tests/test_engine.py pins it).
 MAX_NUMBER = 1e12
@@ -113,6 +148,18 @@ class Workload(Section):
         "event or message processing, a data pipeline, analytics, or batch jobs.",
     )
     description: str | None = Field(None, max_length=4000, description="Free text; not evaluated.")
+    pillar_priorities: list[Pillar] | None = Field(
+        None,
+        description="Well-Architected pillars in this workload's priority order, most important "
+        "first; the review section follows this order.",
+    )
+
+    @field_validator("pillar_priorities")
+    @classmethod
+    def _distinct_pillars(cls, value: list[Pillar] | None) -> list[Pillar] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("each pillar may appear once")
+        return value
 
 
 class Traffic(Section):
@@ -129,6 +176,15 @@ class Traffic(Section):
         None, description="Read:write ratio as reads per write (9 means 9 reads for every write)."
     )
     global_users: bool | None = Field(None, description="Users are spread across continents.")
+    planned_event: bool | None = Field(
+        None, description="A known high-traffic date is coming (sale, launch, migration)."
+    )
+    recurring_cycles: bool | None = Field(
+        None, description="Load rises and falls in a learnable daily or weekly cycle."
+    )
+    idle_periods: bool | None = Field(
+        None, description="Long stretches with little or no traffic (nights, dev/test)."
+    )
 
 
 class Data(Section):
@@ -155,6 +211,35 @@ class Data(Section):
         None,
         description="Stored objects need processing after upload (resize, moderation, "
         "transcoding).",
+    )
+    reads_per_second: NonNegative | None = Field(
+        None, description="Peak item reads per second against the primary data store."
+    )
+    writes_per_second: NonNegative | None = Field(
+        None, description="Peak item writes per second against the primary data store."
+    )
+    skewed_keys: bool | None = Field(
+        None, description="A few keys (a celebrity, a hot product, today's date) take most traffic."
+    )
+    secondary_access_patterns: bool | None = Field(
+        None, description="Items are also looked up by attributes other than their primary key."
+    )
+    concurrent_updates: bool | None = Field(
+        None, description="Several writers may update the same item at the same time."
+    )
+    change_capture: bool | None = Field(
+        None, description="Other components must react to every change to the data."
+    )
+    database_os_access: bool | None = Field(
+        None, description="The database needs OS or custom-software access on its host."
+    )
+    sustained_iops: NonNegative | None = Field(
+        None, description="Sustained storage I/O operations per second the database needs."
+    )
+    shared_session_state: bool | None = Field(
+        None,
+        description="Short-lived state (sessions, carts, leaderboards) that can be rebuilt if "
+        "lost must be shared across servers.",
     )
 
 
@@ -214,6 +299,22 @@ class Messaging(Section):
     existing_broker: bool | None = Field(
         None, description="An existing JMS/AMQP/MQTT broker application must keep working."
     )
+    exactly_once: bool | None = Field(
+        None, description="A message must never be processed twice (duplicates cause harm)."
+    )
+    processing_seconds: NonNegative | None = Field(
+        None, description="Longest time a consumer takes to process one message, in seconds."
+    )
+    retention_days: NonNegative | None = Field(
+        None, description="How long unprocessed messages must be kept, in days."
+    )
+    multi_step_workflow: bool | None = Field(
+        None,
+        description="Work runs as several coordinated steps with retries, branches or waits.",
+    )
+    saas_events: bool | None = Field(
+        None, description="Events come from SaaS applications or must reach them."
+    )
 
 
 class Caching(Section):
@@ -230,6 +331,15 @@ class Caching(Section):
         None,
         description="A plain key-value cache that should use many cores per node, with no "
         "replication or persistence.",
+    )
+    stale_reads_ok: bool | None = Field(
+        None, description="A read may return a value a little older than the latest write."
+    )
+    item_count: NonNegative | None = Field(
+        None, description="Number of items the cache should hold (the working set)."
+    )
+    item_size_kb: NonNegative | None = Field(
+        None, description="Average size of one cached item in KB, key included."
     )
 
 
@@ -265,6 +375,17 @@ class Api(Section):
     plain_http: bool | None = Field(
         None, description="Clients must be able to connect over plain HTTP (not only HTTPS)."
     )
+    private_only: bool | None = Field(
+        None, description="The API is reachable only from inside a VPC or over Direct Connect."
+    )
+    tiered_clients: bool | None = Field(
+        None, description="Different customers get different quotas or plans (API products)."
+    )
+    passthrough_only: bool | None = Field(
+        None,
+        description="Handlers would only forward the request to another AWS service (queue, "
+        "table, workflow) with no business logic.",
+    )
 
 
 class Operations(Section):
@@ -282,13 +403,36 @@ class Operations(Section):
     needs_os_access: bool | None = Field(
         None, description="The software needs OS or root access on its hosts."
     )
+    audit_trail: bool | None = Field(
+        None, description="Every change to the AWS account must be recorded for audit."
+    )
+    distributed_tracing: bool | None = Field(
+        None, description="Requests cross several services and must be traced end to end."
+    )
 
 
 class Security(Section):
-    """Regulatory scope."""
+    """Regulatory scope and data protection."""
 
     compliance: list[Compliance] | None = Field(
         None, description="Compliance regimes in scope (an empty list means none)."
+    )
+    sensitive_data: bool | None = Field(
+        None, description="The system stores personal, financial or otherwise sensitive data."
+    )
+    key_control: KeyControl | None = Field(
+        None,
+        description="Who controls encryption keys: aws_owned, aws_managed, customer_managed "
+        "(KMS keys you manage) or customer_provided (you supply the key material per request).",
+    )
+    dedicated_hsm: bool | None = Field(
+        None, description="Keys must live in a single-tenant hardware security module."
+    )
+    credentials_rotation: bool | None = Field(
+        None, description="Database and API credentials must rotate automatically."
+    )
+    geo_restriction: bool | None = Field(
+        None, description="Content must be blocked in some countries."
     )
 
 
@@ -307,6 +451,18 @@ class Analytics(Section):
     )
     ad_hoc_sql: bool | None = Field(None, description="Analysts run ad hoc SQL over the data.")
     dashboards: bool | None = Field(None, description="Business dashboards and reports.")
+    etl: bool | None = Field(
+        None, description="Data must be cleaned, joined or reshaped before it is queried."
+    )
+    big_data_frameworks: bool | None = Field(
+        None, description="Processing uses Spark, Hadoop, Hive or Presto jobs over large data."
+    )
+    multiple_sources: bool | None = Field(
+        None, description="Data lives in several stores that must be queried as one catalogue."
+    )
+    search: bool | None = Field(
+        None, description="Full-text search or log analytics over the data."
+    )
 
 
 class Cost(Section):
@@ -314,6 +470,91 @@ class Cost(Section):
 
     sensitivity: CostSensitivity | None = Field(
         None, description="low: performance first; high: cheapest design that meets the needs."
+    )
+
+
+class Compute(Section):
+    """How the application's units of work behave."""
+
+    average_duration_ms: NonNegative | None = Field(
+        None, description="Average time one request or event takes to process, in ms."
+    )
+    max_duration_seconds: NonNegative | None = Field(
+        None, description="Longest single unit of work (request, job, message), in seconds."
+    )
+    cold_start_sensitive: bool | None = Field(
+        None, description="The first request after idle must not pay a start-up delay."
+    )
+    package_size_mb: NonNegative | None = Field(
+        None, description="Size of the deployed application code and dependencies, in MB."
+    )
+    stateful: bool | None = Field(
+        None, description="Instances keep state on local disk or in memory between requests."
+    )
+
+
+class Storage(Section):
+    """Files and volumes beside the primary data store."""
+
+    kind: StorageKind | None = Field(
+        None, description="block (a disk for one host), file (a shared file system), object."
+    )
+    shared_access: bool | None = Field(
+        None, description="Many hosts read and write the same files at the same time."
+    )
+    access_frequency: AccessFrequency | None = Field(
+        None,
+        description="frequent; infrequent (monthly); archive (rarely, hours to restore is fine); "
+        "changing (unknown or shifting access).",
+    )
+    largest_object_gb: NonNegative | None = Field(
+        None, description="Size of the largest single object or file, in GB."
+    )
+    file_protocol: FileProtocol | None = Field(
+        None, description="nfs (Linux), smb (Windows) or lustre (high-performance computing)."
+    )
+    scratch_only: bool | None = Field(
+        None, description="The data is temporary (caches, buffers) and may be lost with the host."
+    )
+
+
+class Streaming(Section):
+    """A continuous stream of records (clickstream, telemetry, logs)."""
+
+    write_mb_per_second: NonNegative | None = Field(
+        None, description="Total producer throughput in MB per second."
+    )
+    records_per_second: NonNegative | None = Field(
+        None, description="Total records written per second."
+    )
+    consumer_count: Annotated[int, Field(ge=0, le=1000)] | None = Field(
+        None, description="Independent applications that each read the whole stream."
+    )
+    kafka_compatible: bool | None = Field(
+        None, description="Producers or consumers use the Apache Kafka APIs."
+    )
+    retention_hours: NonNegative | None = Field(
+        None, description="How long records must stay readable, in hours."
+    )
+
+
+class Deployment(Section):
+    """How new versions reach production."""
+
+    downtime_ok: bool | None = Field(
+        None, description="A short outage during a deployment is acceptable."
+    )
+    full_capacity_during_deploy: bool | None = Field(
+        None, description="Serving capacity must not drop while a deployment runs."
+    )
+    gradual_rollout: bool | None = Field(
+        None, description="A new version first takes a small share of traffic (canary)."
+    )
+    instant_rollback: bool | None = Field(
+        None, description="Rolling back must be a traffic switch, not a redeploy."
+    )
+    iac_in_programming_language: bool | None = Field(
+        None, description="The team wants to define infrastructure in a programming language."
     )
 
 
@@ -328,8 +569,12 @@ class Requirements(Section):
     recovery: Recovery = Field(default_factory=lambda: Recovery())
     messaging: Messaging = Field(default_factory=lambda: Messaging())
     caching: Caching = Field(default_factory=lambda: Caching())
+    compute: Compute = Field(default_factory=lambda: Compute())
+    storage: Storage = Field(default_factory=lambda: Storage())
+    streaming: Streaming = Field(default_factory=lambda: Streaming())
     api: Api = Field(default_factory=lambda: Api())
     operations: Operations = Field(default_factory=lambda: Operations())
     security: Security = Field(default_factory=lambda: Security())
     analytics: Analytics = Field(default_factory=lambda: Analytics())
+    deployment: Deployment = Field(default_factory=lambda: Deployment())
     cost: Cost = Field(default_factory=lambda: Cost())

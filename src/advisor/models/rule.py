@@ -217,6 +217,10 @@ class ComponentCategory(str, Enum):
     security = "security"
     network = "network"
     replication = "replication"
+    observability = "observability"
+    # A configuration or process choice (scaling policy, deployment strategy, DR strategy):
+    # reported as a decision, never drawn as a node.
+    practice = "practice"
 
 
 class Resilience(str, Enum):
@@ -226,6 +230,7 @@ class Resilience(str, Enum):
     configurable = "configurable"  # Multi-AZ only when deployed so (Aurora, ASG, Redis ...)
     single_az = "single_az"  # cannot replicate across AZs (a Memcached node's data ...)
     external = "external"  # not an AWS resource (clients, producers)
+    not_applicable = "not_applicable"  # a practice, not a deployed resource
 
 
 class Component(Strict):
