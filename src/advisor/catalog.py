@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from advisor import cache
 from advisor.facts import FactSpec, derived_fact_specs, requirement_fact_specs
+from advisor.formulas import Formula, FormulaError, parse_formula
 from advisor.models.requirements import Requirements
 from advisor.models.rule import (
     Area,
@@ -26,6 +27,7 @@ from advisor.models.rule import (
     Component,
     ComponentCategory,
     Operator,
+    Pillar,
     Rule,
     Slot,
     Source,
@@ -34,6 +36,8 @@ from advisor.yamlio import LocatedDocument, Path_, YamlError, parse_yaml
 
 ClauseTuple = tuple[str, Operator, Any]
 REGISTRY_FILES = ("_areas.yaml", "_components.yaml", "_slots.yaml", "_sources.yaml")
+# Registries a rule set may leave out (it then cannot use what they define).
+OPTIONAL_REGISTRY_FILES = ("_pillars.yaml",)
 DECISION_PREFIX = "decision."
 # Decisions may build on decisions; deeper chains than this are a modelling error.
 MAX_CHAIN_DEPTH = 8
@@ -78,6 +82,8 @@ class Catalog:
     strata: tuple[tuple[str, ...], ...]
     digest: str
     slot_levels: dict[str, int] = field(default_factory=dict)
+    pillars: dict[str, Pillar] = field(default_factory=dict)
+    formulas: dict[str, Formula] = field(default_factory=dict)
     _by_id: dict[str, Rule] = field(init=False, repr=False, compare=False)
     _clauses: dict[str, tuple[ClauseTuple, ...]] = field(init=False, repr=False, compare=False)
 
@@ -141,12 +147,14 @@ def _read(path: Path, root: Path, problems: list[LoadProblem]) -> LocatedDocumen
 
 
 def _load_registry(
-    root: Path, name: str, key: str, model: type[BaseModel], problems: list[LoadProblem]
+    root: Path, name: str, key: str, model: type[BaseModel], problems: list[LoadProblem],
+    optional: bool = False,
 ) -> dict[str, Any]:
     path = root / name
     file = _location(path, root)
     if not path.is_file():
-        problems.append(LoadProblem(file, 1, "-", key, "registry file is missing"))
+        if not optional:
+            problems.append(LoadProblem(file, 1, "-", key, "registry file is missing"))
         return {}
     doc = _read(path, root, problems)
     if doc is None:
@@ -340,6 +348,76 @@ def _example_problems(
     return problems
 
 
+def _given_when_fires(rule: Rule) -> set[str]:
+    """Facts a rule can only fire with a value for (every clause but 'exists: false')."""
+    return {
+        clause.fact for clause in rule.when
+        if not (clause.operator is Operator.exists and clause.operand is False)
+    }
+
+
+def _purpose_problems(
+    rule: Rule,
+    file: str,
+    doc: LocatedDocument,
+    facts: dict[str, FactSpec],
+    pillars: dict[str, Pillar],
+    rule_ids: set[str],
+    formulas: dict[str, Formula],
+) -> list[LoadProblem]:
+    """Cross-reference checks for capacity, conflict and review rules."""
+    problems: list[LoadProblem] = []
+
+    def problem(loc: Path_, where: str, text: str, hint: str = "") -> None:
+        problems.append(LoadProblem(file, doc.line_of(loc), rule.id, where, text, hint))
+
+    given = _given_when_fires(rule)
+    if rule.capacity is not None:
+        capacity = rule.capacity
+        try:
+            formula = parse_formula(capacity.formula)
+        except FormulaError as error:
+            problem(("capacity", "formula"), "capacity.formula", str(error))
+        else:
+            formulas[rule.id] = formula
+            for name in sorted(formula.names - set(capacity.inputs)):
+                problem(("capacity", "formula"), "capacity.formula",
+                        f"'{name}' is not a declared input",
+                        f"declared: {', '.join(sorted(capacity.inputs))}")
+            for name in sorted(set(capacity.inputs) - formula.names):
+                problem(("capacity", "inputs", name), f"capacity.inputs.{name}",
+                        "declared but not used in the formula")
+        for name, fact in capacity.inputs.items():
+            loc: Path_ = ("capacity", "inputs", name)
+            spec = facts.get(fact)
+            if spec is None:
+                problem(loc, f"capacity.inputs.{name}", f"unknown fact '{fact}'",
+                        _suggest(fact, facts))
+            elif spec.type != "number":
+                problem(loc, f"capacity.inputs.{name}", f"'{fact}' is not a number")
+            elif fact not in given:
+                problem(loc, f"capacity.inputs.{name}",
+                        f"'{fact}' may be unknown when the rule fires",
+                        f"add a clause on it to 'when', e.g. {{fact: {fact}, exists: true}}")
+    if rule.conflict is not None:
+        for index, side in enumerate(rule.conflict.sides):
+            for fact in side.facts:
+                if fact not in given:
+                    problem(("conflict", "sides", index, "facts"),
+                            f"conflict.sides[{index}].facts",
+                            f"'{fact}' is not tested by this rule's 'when'",
+                            "a side names requirements the rule has matched")
+        for index, other in enumerate(rule.conflict.involves):
+            if other not in rule_ids:
+                problem(("conflict", "involves", index), f"conflict.involves[{index}]",
+                        f"unknown rule '{other}'", _suggest(other, rule_ids))
+    if rule.review is not None and rule.review.pillar not in pillars:
+        problem(("review", "pillar"), "review.pillar",
+                f"unknown pillar '{rule.review.pillar}'",
+                _suggest(rule.review.pillar, pillars) or "define it in rules/_pillars.yaml")
+    return problems
+
+
 def _knowledge_files(root: Path) -> list[Path]:
     return sorted(
         path
@@ -357,6 +435,7 @@ def load_catalog(root: Path, use_cache: bool = True) -> Catalog:
     entry = None
     if use_cache and root.is_dir() and all((root / name).is_file() for name in REGISTRY_FILES):
         files = [root / name for name in REGISTRY_FILES] + _knowledge_files(root)
+        files += [root / name for name in OPTIONAL_REGISTRY_FILES if (root / name).is_file()]
         entry = "catalog-" + cache.key(str(root), _digest(root, files))
         cached = cache.load(entry)
         if isinstance(cached, Catalog):
@@ -379,6 +458,17 @@ def _load_catalog(root: Path) -> Catalog:
     sources: dict[str, Source] = _load_registry(
         root, "_sources.yaml", "sources", Source, problems
     )
+    pillars: dict[str, Pillar] = _load_registry(
+        root, "_pillars.yaml", "pillars", Pillar, problems, optional=True
+    )
+    for pillar in pillars.values():
+        for citation in pillar.citations:
+            if citation.source not in sources:
+                problems.append(
+                    LoadProblem(_location(root / "_pillars.yaml", root), 1, pillar.id,
+                                "citations", f"unknown source '{citation.source}'",
+                                _suggest(citation.source, sources))
+                )
 
     rule_paths = _knowledge_files(root)
     rules: list[Rule] = []
@@ -435,8 +525,13 @@ def _load_catalog(root: Path) -> Catalog:
     fact_specs: dict[str, FactSpec] = {**requirement_fact_specs(), **derived_fact_specs()}
     fact_specs.update(_decision_specs(slots, rules, components))
 
+    formulas: dict[str, Formula] = {}
+    rule_ids = {rule.id for rule in rules}
     for rule in rules:
         file, doc = rule_files[rule.id], docs[rule.id]
+        problems.extend(
+            _purpose_problems(rule, file, doc, fact_specs, pillars, rule_ids, formulas)
+        )
         for index, clause in enumerate(rule.when):
             for suffix, problem, hint in _clause_problems(clause, fact_specs):
                 loc: Path_ = ("when", index, suffix)
@@ -528,6 +623,7 @@ def _load_catalog(root: Path) -> Catalog:
     if problems:
         raise CatalogError(problems)
     all_files = [root / name for name in REGISTRY_FILES] + rule_paths
+    all_files += [root / name for name in OPTIONAL_REGISTRY_FILES if (root / name).is_file()]
     return Catalog(
         root=root,
         rules=tuple(sorted(rules, key=lambda rule: rule.id)),
@@ -540,4 +636,6 @@ def _load_catalog(root: Path) -> Catalog:
         strata=strata,
         digest=_digest(root, all_files),
         slot_levels=slot_levels,
+        pillars=pillars,
+        formulas=formulas,
     )

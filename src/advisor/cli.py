@@ -97,7 +97,7 @@ def _rules_list(args: argparse.Namespace) -> int:
     lines = []
     for rule in catalog.rules:
         target = (f"{rule.slot} -> {rule.recommend.component}" if rule.recommend
-                  else "warning")
+                  else "warning" if rule.purpose == "warn" else rule.purpose)
         lines.append(f"{rule.id:<{width}}  {rule.area:<10} {target:<44} {rule.title}")
     _emit("\n".join(lines) + ("\n" if lines else ""), None)
     return EXIT_OK
@@ -124,6 +124,41 @@ def _rules_lint(args: argparse.Namespace) -> int:
         raise _Failure(EXIT_INVALID, "\n".join(problems) + f"\n{len(problems)} problem(s)")
     sys.stdout.write(f"{len(catalog.rules)} rules OK: schema, references, examples "
                      "(fires/silent) and durable-rules limits\n")
+    return EXIT_OK
+
+
+def _rules_coverage(args: argparse.Namespace) -> int:
+    from advisor.coverage import KINDS, REQUIRED_KINDS, load_coverage
+
+    catalog = _catalog(args.rules)
+    try:
+        coverage = load_coverage(catalog)
+    except CatalogError as error:
+        raise _Failure(EXIT_INVALID, f"{error}\n{len(error.problems)} problem(s) in the "
+                                     "coverage file") from None
+    entries = [entry for entry in coverage.entries
+               if (args.kind is None or entry.kind == args.kind)
+               and (args.status is None or entry.status.replace(" ", "_") == args.status)]
+    if args.format == "json":
+        rows = [entry.model_dump(exclude_none=True) | {"status": entry.status}
+                for entry in entries]
+        _emit(json.dumps({"catalogue": coverage.catalogue, "entries": rows}, indent=2) + "\n",
+              None)
+        return EXIT_OK
+    lines = [f"Coverage of {coverage.catalogue}", "",
+             "| Entry | Kind | Title | Status | Rules or reason |", "|---|---|---|---|---|"]
+    for entry in entries:
+        detail = ", ".join(entry.rules) if entry.rules else (entry.out_of_scope or "")
+        lines.append(f"| {entry.id} | {entry.kind} | {entry.title} | {entry.status} | "
+                     f"{detail.replace('|', '/')} |")
+    lines += ["", "| Kind | Encoded | Out of scope | Total |", "|---|---|---|---|"]
+    counts = coverage.counts()
+    for kind in KINDS:
+        tally = counts[kind]
+        mark = " (required)" if kind in REQUIRED_KINDS else ""
+        lines.append(f"| {kind}{mark} | {tally['encoded']} | {tally['out of scope']} | "
+                     f"{tally.total()} |")
+    _emit("\n".join(lines) + "\n", None)
     return EXIT_OK
 
 
@@ -164,7 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(handler=_rules_show)
     lint = rules_sub.add_parser("lint", help="validate every rule and run its examples")
     lint.set_defaults(handler=_rules_lint)
-    for action in (listing, show, lint):
+    covered = rules_sub.add_parser(
+        "coverage", help="which rules encode each entry of the seed catalogue"
+    )
+    covered.add_argument("--format", choices=("md", "json"), default="md")
+    covered.add_argument("--kind", choices=("tradeoff", "rule", "formula", "limit", "pattern",
+                                            "checklist"), help="only entries of this kind")
+    covered.add_argument("--status", choices=("encoded", "out_of_scope"),
+                         help="only entries with this status")
+    covered.set_defaults(handler=_rules_coverage)
+    for action in (listing, show, lint, covered):
         action.add_argument("--rules", help="rules directory (default: the bundled rules)")
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the input (or the output)")

@@ -60,7 +60,9 @@ class Advisor:
         """The full recommendation for one requirements profile."""
         facts = build_facts(requirements)
         trace = self.engine.evaluate(facts, choose_winners)
-        resolution = resolve_decisions(self.catalog, trace.firings, trace.decisions, facts)
+        pillar_order = [pillar.value for pillar in requirements.workload.pillar_priorities or []]
+        resolution = resolve_decisions(self.catalog, trace.firings, trace.decisions, facts,
+                                       pillar_order)
         graph = build_graph(self.catalog, resolution.decisions, resolution.wiring)
         multi_az = requirements.availability.multi_az is True
         return Report(
@@ -75,6 +77,9 @@ class Advisor:
             decisions=resolution.decisions,
             undecided=resolution.undecided,
             warnings=resolution.warnings,
+            conflicts=resolution.conflicts,
+            capacity=resolution.capacity,
+            review=resolution.review,
             connections=resolution.connections,
             assumptions=resolution.assumptions,
             graph=graph_out(self.catalog, graph, multi_az),

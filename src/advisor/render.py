@@ -28,6 +28,13 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _figure(value: float | int) -> str:
+    """A number with thousands separators: 48,000 and 5.73."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}"
+
+
 def _cell(text: Any) -> str:
     """Make text safe inside a Markdown table cell."""
     return str(text).replace("|", "\\|").replace("\n", " ")
@@ -58,6 +65,7 @@ def _environment(directory: str) -> jinja2.Environment:
     )
     env.filters["value"] = _value
     env.filters["cell"] = _cell
+    env.filters["figure"] = _figure
     return env
 
 

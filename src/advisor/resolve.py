@@ -13,14 +13,23 @@ from advisor.catalog import DECISION_PREFIX, Catalog
 from advisor.conditions import holds
 from advisor.engine.base import Firing, MatchedValue
 from advisor.facts import Facts, derived_fact_inputs
+from advisor.formulas import FormulaError, evaluate
 from advisor.models.report import (
     Alternative,
     Assumption,
+    CapacityFinding,
+    CapacityInput,
+    CapacityOut,
     CitationOut,
+    ConflictOut,
+    ConflictSideOut,
     Contender,
     Decision,
     Evidence,
+    PillarReview,
     Reference,
+    ReviewFinding,
+    RuleRef,
     Undecided,
     WarningOut,
     WiringOut,
@@ -117,6 +126,9 @@ class Resolution:
     references: list[Reference]
     wiring: list[str]
     connections: list[WiringOut]
+    conflicts: list[ConflictOut]
+    capacity: list[CapacityOut]
+    review: list[PillarReview]
 
 
 def _evidence(rule: Rule, matched: Mapping[str, MatchedValue], catalog: Catalog) -> list[Evidence]:
@@ -141,20 +153,25 @@ def _label(catalog: Catalog, component: str) -> str:
 
 
 def resolve_decisions(
-    catalog: Catalog, firings: Sequence[Firing], decisions: Mapping[str, str], facts: Facts
+    catalog: Catalog,
+    firings: Sequence[Firing],
+    decisions: Mapping[str, str],
+    facts: Facts,
+    pillar_order: Sequence[str] = (),
 ) -> Resolution:
-    """Build the report's decisions, undecided slots, warnings and assumptions."""
+    """Build the report's decisions, undecided slots, warnings, conflicts, capacity figures,
+    Well-Architected review and assumptions. ``pillar_order`` is the workload's stated pillar
+    priority (the facts hold it as an unordered set)."""
     references = _References(catalog)
     by_slot: dict[str, list[Firing]] = {}
-    warnings_fired: list[Firing] = []
-    wiring: list[Firing] = []
+    by_purpose: dict[str, list[Firing]] = {}
     for firing in firings:
         if firing.slot is not None:
             by_slot.setdefault(firing.slot, []).append(firing)
-        elif catalog.rule(firing.rule_id).warn is not None:
-            warnings_fired.append(firing)
         else:
-            wiring.append(firing)
+            by_purpose.setdefault(catalog.rule(firing.rule_id).purpose, []).append(firing)
+    warnings_fired = by_purpose.get("warn", [])
+    wiring = by_purpose.get("wire", [])
 
     out: list[Decision] = []
     for slot_id, slot in catalog.slots.items():
@@ -221,6 +238,11 @@ def resolve_decisions(
                       citations=references.cite(rule.citations))
         )
 
+    conflicts = [_conflict(catalog, firing, references)
+                 for firing in sorted(by_purpose.get("conflict", []), key=_by_rule)]
+    capacity = [_capacity(catalog, firing, facts, references)
+                for firing in sorted(by_purpose.get("capacity", []), key=_by_rule)]
+    review = _review(catalog, by_purpose.get("review", []), pillar_order, references)
     return Resolution(
         decisions=out,
         undecided=_undecided(catalog, decisions, facts),
@@ -229,7 +251,106 @@ def resolve_decisions(
         references=references.listing(),
         wiring=[item.rule_id for item in connections],
         connections=connections,
+        conflicts=conflicts,
+        capacity=capacity,
+        review=review,
     )
+
+
+def _by_rule(firing: Firing) -> str:
+    return firing.rule_id
+
+
+def _conflict(catalog: Catalog, firing: Firing, references: _References) -> ConflictOut:
+    rule = catalog.rule(firing.rule_id)
+    assert rule.conflict is not None
+    evidence = {item.fact: item for item in _evidence(rule, firing.matched, catalog)}
+    return ConflictOut(
+        rule_id=rule.id,
+        title=rule.title,
+        sides=[ConflictSideOut(requirements=[evidence[fact] for fact in side.facts],
+                               wants=side.wants.strip())
+               for side in rule.conflict.sides],
+        explanation=rule.conflict.explanation.strip(),
+        resolution=rule.conflict.resolution.strip(),
+        involves=[RuleRef(rule_id=other, title=catalog.rule(other).title)
+                  for other in rule.conflict.involves],
+        citations=references.cite(rule.citations),
+    )
+
+
+def _capacity(
+    catalog: Catalog, firing: Firing, facts: Facts, references: _References
+) -> CapacityOut:
+    rule = catalog.rule(firing.rule_id)
+    assert rule.capacity is not None
+    spec = rule.capacity
+    values: dict[str, int | float] = {}
+    inputs = []
+    for name, fact in spec.inputs.items():
+        value = facts[fact]
+        assert isinstance(value, int | float) and not isinstance(value, bool)
+        values[name] = value
+        inputs.append(CapacityInput(name=name, fact=fact, value=value,
+                                    description=catalog.facts[fact].description))
+    result: int | float | None = None
+    error = None
+    try:
+        result = evaluate(catalog.formulas[rule.id], values)
+    except (FormulaError, OverflowError) as failure:
+        error = str(failure)
+    findings = [
+        CapacityFinding(above=_plain_number(limit.above), message=limit.message.strip(),
+                        remedy=limit.remedy.strip())
+        for limit in spec.limits
+        if result is not None and result > limit.above
+    ]
+    return CapacityOut(
+        rule_id=rule.id, title=rule.title, figure=spec.figure, unit=spec.unit,
+        formula=catalog.formulas[rule.id].text, inputs=inputs, result=result, error=error,
+        explanation=spec.explanation.strip(), findings=findings,
+        evidence=_evidence(rule, firing.matched, catalog),
+        citations=references.cite(rule.citations),
+    )
+
+
+def _plain_number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _review(
+    catalog: Catalog, fired: Sequence[Firing], pillar_order: Sequence[str],
+    references: _References,
+) -> list[PillarReview]:
+    """Every pillar, in the workload's stated priority order and then the registry's."""
+    if not catalog.pillars:
+        return []
+    ranks = {pillar: index + 1 for index, pillar in enumerate(pillar_order)}
+    by_pillar: dict[str, list[ReviewFinding]] = {}
+    for firing in sorted(fired, key=_by_rule):
+        rule = catalog.rule(firing.rule_id)
+        assert rule.review is not None
+        by_pillar.setdefault(rule.review.pillar, []).append(
+            ReviewFinding(rule_id=rule.id, title=rule.title, kind=rule.review.kind.value,
+                          finding=rule.review.finding.strip(),
+                          evidence=_evidence(rule, firing.matched, catalog),
+                          citations=references.cite(rule.citations))
+        )
+    registry_order = list(catalog.pillars)
+    order = sorted(registry_order,
+                   key=lambda pillar: (ranks.get(pillar, len(registry_order) + 1),
+                                       registry_order.index(pillar)))
+    out = []
+    for pillar_id in order:
+        pillar = catalog.pillars[pillar_id]
+        findings = by_pillar.get(pillar_id, [])
+        out.append(PillarReview(
+            pillar=pillar.id, title=pillar.title, rank=ranks.get(pillar_id),
+            principles=list(pillar.principles),
+            findings=sorted(findings, key=lambda item: (item.kind != "risk", item.rule_id)),
+            citations=references.cite(pillar.citations),
+        ))
+    return out
 
 
 def _waiting_on(

@@ -116,6 +116,84 @@ class WiringOut(Out):
     citations: list[CitationOut]
 
 
+class CapacityInput(Out):
+    """One named value a capacity formula reads, and the requirement it comes from."""
+
+    name: str
+    fact: str
+    value: float | int
+    description: str
+
+
+class CapacityFinding(Out):
+    """A documented ceiling the computed figure passes, and the remedy."""
+
+    above: float | int
+    message: str
+    remedy: str
+
+
+class CapacityOut(Out):
+    """A sizing figure: formula, the inputs it used, the result and any limit it passes."""
+
+    rule_id: str
+    title: str
+    figure: str
+    unit: str
+    formula: str
+    inputs: list[CapacityInput]
+    result: float | int | None
+    error: str | None
+    explanation: str
+    findings: list[CapacityFinding]
+    evidence: list[Evidence]
+    citations: list[CitationOut]
+
+
+class ConflictSideOut(Out):
+    """One side of a conflict: the requirement values and what they ask for."""
+
+    requirements: list[Evidence]
+    wants: str
+
+
+class RuleRef(Out):
+    rule_id: str
+    title: str
+
+
+class ConflictOut(Out):
+    """Requirements that cannot all hold, the rules whose advice collides, and a way out."""
+
+    rule_id: str
+    title: str
+    sides: list[ConflictSideOut]
+    explanation: str
+    resolution: str
+    involves: list[RuleRef]
+    citations: list[CitationOut]
+
+
+class ReviewFinding(Out):
+    rule_id: str
+    title: str
+    kind: str
+    finding: str
+    evidence: list[Evidence]
+    citations: list[CitationOut]
+
+
+class PillarReview(Out):
+    """One Well-Architected pillar: its design principles and what the review found."""
+
+    pillar: str
+    title: str
+    rank: int | None
+    principles: list[str]
+    findings: list[ReviewFinding]
+    citations: list[CitationOut]
+
+
 class Assumption(Out):
     """A requirement the user did not give that at least one rule consults."""
 
@@ -181,6 +259,9 @@ class Report(Out):
     decisions: list[Decision]
     undecided: list[Undecided]
     warnings: list[WarningOut]
+    conflicts: list[ConflictOut]
+    capacity: list[CapacityOut]
+    review: list[PillarReview]
     connections: list[WiringOut]
     assumptions: list[Assumption]
     graph: GraphOut

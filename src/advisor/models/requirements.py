@@ -96,6 +96,15 @@ class CostSensitivity(str, Enum):
     high = "high"
 
 
+class DrStrategy(str, Enum):
+    """Disaster-recovery strategies, cheapest first."""
+
+    backup_restore = "backup_restore"
+    pilot_light = "pilot_light"
+    warm_standby = "warm_standby"
+    multi_site_active_active = "multi_site_active_active"
+
+
 class Pillar(str, Enum):
     operational_excellence = "operational_excellence"
     security = "security"
@@ -269,6 +278,11 @@ class Recovery(Section):
     )
     rpo_minutes: NonNegative | None = Field(
         None, description="Recovery point objective: most data loss tolerable, in minutes."
+    )
+    budget_allows: DrStrategy | None = Field(
+        None,
+        description="The costliest disaster-recovery strategy the budget allows: backup_restore "
+        "(backups only), pilot_light, warm_standby or multi_site_active_active.",
     )
 
 

@@ -7,6 +7,7 @@ registries at hand.
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Any
 
@@ -21,6 +22,10 @@ class Strict(BaseModel):
     """Knowledge files reject unknown keys so a typo never silently disables a rule."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The keys that give a rule its purpose; a rule has at most one (none: a wiring rule).
+_PURPOSE_FIELDS = ("recommend", "warn", "capacity", "conflict", "review")
 
 
 class Strength(str, Enum):
@@ -123,6 +128,61 @@ class Warning_(Strict):
     remedy: str = Field(min_length=10)
 
 
+class CapacityLimit(Strict):
+    """A documented ceiling on the computed figure and what to do when it is passed."""
+
+    above: float
+    message: str = Field(min_length=10)
+    remedy: str = Field(min_length=10)
+
+
+class Capacity(Strict):
+    """A sizing figure computed from requirement values with a cited formula."""
+
+    figure: str = Field(min_length=3, max_length=80)
+    unit: str = Field(min_length=1, max_length=40)
+    formula: str = Field(min_length=1, max_length=300)
+    inputs: dict[str, str] = Field(min_length=1)
+    explanation: str = Field(min_length=10)
+    limits: list[CapacityLimit] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _names(self) -> Capacity:
+        for name in self.inputs:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"input name '{name}' must be lower_snake_case")
+        return self
+
+
+class ConflictSide(Strict):
+    """One requirement (or several) and what it asks of the design."""
+
+    facts: list[str] = Field(min_length=1)
+    wants: str = Field(min_length=10)
+
+
+class Conflict(Strict):
+    """Requirements that cannot all hold at once, the rules whose advice collides, a way out."""
+
+    sides: list[ConflictSide] = Field(min_length=2)
+    explanation: str = Field(min_length=20)
+    resolution: str = Field(min_length=10)
+    involves: list[str] = Field(default_factory=list)
+
+
+class ReviewKind(str, Enum):
+    strength = "strength"
+    risk = "risk"
+
+
+class Review(Strict):
+    """A Well-Architected review finding about the recommended design."""
+
+    pillar: str = Field(pattern=SLUG_PATTERN)
+    kind: ReviewKind
+    finding: str = Field(min_length=20)
+
+
 class Rejection(Strict):
     component: str = Field(pattern=SLUG_PATTERN)
     because: str = Field(min_length=10)
@@ -161,6 +221,9 @@ class Rule(Strict):
     when: list[Clause] = Field(min_length=1)
     recommend: Recommendation | None = None
     warn: Warning_ | None = None
+    capacity: Capacity | None = None
+    conflict: Conflict | None = None
+    review: Review | None = None
     connects: list[Connection] = Field(default_factory=list)
     reroutes: list[Reroute] = Field(default_factory=list)
     rejects: list[Rejection] = Field(default_factory=list)
@@ -171,19 +234,25 @@ class Rule(Strict):
 
     @model_validator(mode="after")
     def _one_purpose(self) -> Rule:
-        # A rule fills a slot (recommend), flags a broken limit (warn), or only wires
-        # already-chosen components together (connects alone).
-        if self.recommend is not None and self.warn is not None:
-            raise ValueError("a rule has either 'recommend' or 'warn', not both")
+        # A rule fills a slot (recommend), flags a broken limit (warn), sizes something
+        # (capacity), names requirements that cannot all hold (conflict), adds a review finding
+        # (review), or only wires already-chosen components together (connects alone).
+        purposes = [name for name in _PURPOSE_FIELDS if getattr(self, name) is not None]
+        if len(purposes) > 1:
+            raise ValueError(
+                f"a rule has one purpose, found {', '.join(purposes)}; allowed: one of "
+                f"{', '.join(_PURPOSE_FIELDS)}, or 'connects' alone"
+            )
         if self.reroutes and self.recommend is None:
             raise ValueError("only a 'recommend' rule can reroute edges through its component")
-        if self.warn is not None and (self.connects or self.rejects):
-            raise ValueError("a 'warn' rule cannot add edges or reject components")
-        if self.recommend is None and self.warn is None:
+        if purposes and purposes[0] != "recommend" and (self.connects or self.rejects):
+            raise ValueError(f"a '{purposes[0]}' rule cannot add edges or reject components")
+        if not purposes:
             if not self.connects:
                 raise ValueError(
-                    "a rule needs 'recommend' (fills a slot), 'warn' (a broken limit), or "
-                    "'connects' alone (wires chosen components)"
+                    "a rule needs 'recommend' (fills a slot), 'warn' (a broken limit), "
+                    "'capacity', 'conflict', 'review', or 'connects' alone (wires chosen "
+                    "components)"
                 )
             if self.rejects:
                 raise ValueError("a wiring rule (connects only) cannot reject components")
@@ -193,10 +262,11 @@ class Rule(Strict):
 
     @property
     def purpose(self) -> str:
-        """'recommend', 'warn' or 'wire'."""
-        if self.recommend is not None:
-            return "recommend"
-        return "warn" if self.warn is not None else "wire"
+        """'recommend', 'warn', 'capacity', 'conflict', 'review' or 'wire'."""
+        for name in _PURPOSE_FIELDS:
+            if getattr(self, name) is not None:
+                return name
+        return "wire"
 
     @property
     def slot(self) -> str | None:
@@ -270,6 +340,15 @@ class Source(Strict):
         if self.kind is SourceKind.aws_docs and not self.url:
             raise ValueError("an AWS documentation source needs 'url'")
         return self
+
+
+class Pillar(Strict):
+    """A Well-Architected pillar: the review section's headings, with their design principles."""
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    title: str = Field(min_length=3)
+    principles: list[str] = Field(min_length=1)
+    citations: list[Citation] = Field(min_length=1)
 
 
 class Area(Strict):
