@@ -11,7 +11,7 @@ from advisor.catalog import CatalogError, load_catalog
 from advisor.inputs import parse_requirements
 from advisor.pipeline import Advisor
 from advisor.render import render_json, render_markdown
-from tests.support import VALID_RULE, minimal_rules
+from support import VALID_RULE, minimal_rules
 
 STRONG_ACTIVE_ACTIVE = {
     "data": {"model": "key_value", "access_patterns_known": True, "consistency": "strong"},

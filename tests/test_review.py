@@ -10,7 +10,7 @@ from advisor.catalog import CatalogError, load_catalog
 from advisor.inputs import InputError, parse_requirements
 from advisor.pipeline import Advisor
 from advisor.render import render_markdown
-from tests.support import minimal_rules
+from support import minimal_rules
 
 PILLARS = ["operational_excellence", "security", "reliability", "performance_efficiency",
            "cost_optimization", "sustainability"]
@@ -35,7 +35,7 @@ def test_review_follows_stated_pillar_priorities(durable: Advisor) -> None:
 
 
 def test_repeated_pillar_is_an_input_error() -> None:
-    with pytest.raises(InputError, match="workload.pillar_priorities: .*each pillar may appear"):
+    with pytest.raises(InputError, match=r"workload\.pillar_priorities: .*each pillar may appear"):
         parse_requirements({"workload": {"pillar_priorities": ["security", "security"]}})
 
 
@@ -57,5 +57,5 @@ examples:
   silent: [{name: rel, requirements: {data: {model: relational}}}]
 """
     root = minimal_rules(tmp_path, {"data/DATA-903-test.yaml": text})
-    with pytest.raises(CatalogError, match="review.pillar: unknown pillar 'resilience'"):
+    with pytest.raises(CatalogError, match=r"review\.pillar: unknown pillar 'resilience'"):
         load_catalog(root, use_cache=False)
