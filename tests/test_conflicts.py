@@ -29,7 +29,7 @@ def test_conflict_names_both_sides_rules_and_resolution(durable: Advisor) -> Non
     section = markdown.split("## Conflicts", 1)[1].split("\n## ", 1)[0]
     assert "| 1 | `data.consistency` | strong |" in section
     assert "| 2 | `availability.active_active` | true |" in section
-    assert "**Way out:**" in section and "`DATA-016`" in section
+    assert "**Way out:**" in section and "`DATA-016`" in section and "Related rules:" in section
     assert "1 conflict(s)" in markdown.split("## Architecture", 1)[0]
 
 

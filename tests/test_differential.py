@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from advisor.catalog import Catalog
+from advisor.engine.durable import DurableEngine
 from advisor.facts import requirement_fact_specs
 from advisor.inputs import parse_requirements, read_requirements
 from advisor.models.requirements import Requirements
@@ -21,10 +22,24 @@ from support import example_files
 
 def _same(requirements: Requirements, advisors: dict[str, Advisor]) -> None:
     python = advisors["python"].recommend(requirements)
-    durable = advisors["durable"].recommend(requirements)
-    assert [f.model_dump() for f in durable.trace] == [f.model_dump() for f in python.trace]
-    assert [d.model_dump() for d in durable.decisions] == [d.model_dump() for d in python.decisions]
-    assert durable.warnings == python.warnings
+    for name in sorted(set(advisors) - {"python"}):
+        durable = advisors[name].recommend(requirements)
+        assert [f.model_dump() for f in durable.trace] == [f.model_dump() for f in python.trace]
+        assert [d.model_dump() for d in durable.decisions] == [
+            d.model_dump() for d in python.decisions
+        ]
+        assert durable.warnings == python.warnings
+        assert durable.conflicts == python.conflicts
+        assert durable.capacity == python.capacity
+        assert durable.review == python.review
+
+
+@pytest.fixture(scope="module")
+def all_backends(catalog: Catalog, advisors: dict[str, Advisor]) -> dict[str, Advisor]:
+    """Both backends plus durable without its fact prefilter, which must change nothing."""
+    unfiltered = Advisor(engine="python", catalog=catalog)
+    unfiltered.engine = DurableEngine(unfiltered.compiled, prefilter=False)
+    return {**advisors, "durable-unfiltered": unfiltered}
 
 
 @pytest.mark.parametrize("path", example_files(), ids=lambda path: path.stem)
@@ -32,10 +47,12 @@ def test_backends_agree_on_every_bundled_example(path: Any, advisors: dict[str, 
     _same(read_requirements(str(path)), advisors)
 
 
-def test_backends_agree_on_every_rule_example(catalog: Catalog, advisors: dict[str, Advisor]) -> None:
+def test_backends_agree_on_every_rule_example(
+    catalog: Catalog, all_backends: dict[str, Advisor]
+) -> None:
     for rule in catalog.rules:
         for example in (*rule.examples.fires, *rule.examples.silent):
-            _same(parse_requirements(example.requirements), advisors)
+            _same(parse_requirements(example.requirements), all_backends)
 
 
 def test_backends_agree_on_a_profile_satisfying_every_threshold(
@@ -46,11 +63,13 @@ def test_backends_agree_on_a_profile_satisfying_every_threshold(
     assert len(advisors["durable"].recommend(requirements).trace) > 0
 
 
-def test_backends_agree_on_seeded_random_profiles(catalog: Catalog, advisors: dict[str, Advisor]) -> None:
+def test_backends_agree_on_seeded_random_profiles(
+    catalog: Catalog, all_backends: dict[str, Advisor]
+) -> None:
     rng = random.Random(20261123)
     for _ in range(300):
         _same(parse_requirements(random_requirements(rng, catalog, rng.choice([0.3, 0.6, 0.9]))),
-              advisors)
+              all_backends)
 
 
 def _field_strategy(name: str, thresholds: dict[str, list[float]]) -> st.SearchStrategy[Any]:

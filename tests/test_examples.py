@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from advisor.inputs import read_requirements
+from advisor.models.report import Report
 from advisor.pipeline import Advisor
 from advisor.render import render
 from support import example_files
@@ -23,6 +24,31 @@ SCENARIOS: dict[str, Any] = yaml.safe_load((TESTS / "scenarios.yaml").read_text(
 def test_every_example_has_a_scenario_expectation() -> None:
     assert sorted(path.stem for path in example_files()) == sorted(SCENARIOS)
     assert len(SCENARIOS) >= 6
+
+
+def _report_rule_ids(report: Report) -> set[str]:
+    """Every rule the report shows: deciders, contenders, warnings, conflicts, figures, review."""
+    ids = {decision.rule_id for decision in report.decisions}
+    ids |= {c.rule_id for decision in report.decisions for c in decision.contenders}
+    ids |= {item.rule_id for item in report.warnings}
+    ids |= {item.rule_id for item in report.conflicts}
+    ids |= {item.rule_id for item in report.capacity}
+    ids |= {f.rule_id for pillar in report.review for f in pillar.findings}
+    return ids
+
+
+@pytest.mark.parametrize(
+    "name", sorted(name for name in SCENARIOS if SCENARIOS[name].get("differs"))
+)
+def test_where_the_tool_differs_from_the_seed_the_report_says_why(
+    durable: Advisor, name: str
+) -> None:
+    report = durable.recommend(read_requirements(str(Path("examples") / f"{name}.yaml")))
+    shown = _report_rule_ids(report)
+    for difference in SCENARIOS[name]["differs"]:
+        assert difference["rule"] in shown, (
+            f"{difference['rule']} should explain: {difference['seed']} -> {difference['tool']}"
+        )
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -41,6 +67,10 @@ def test_example_graph_contains_the_seed_scenario(durable: Advisor, name: str) -
             f"no path {source} -> {target}"
         )
     assert report.graph.checks.unreachable == []
+    warned = {item.rule_id for item in report.warnings}
+    warned |= {item.rule_id for item in report.capacity if item.findings}
+    for rule_id in SCENARIOS[name].get("warnings", []):
+        assert rule_id in warned, f"the report should warn with {rule_id}"
     assert "```mermaid" in render(report, "md")
     for decision in report.decisions:
         assert decision.citations and decision.rationale and decision.evidence

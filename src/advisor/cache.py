@@ -7,6 +7,7 @@ a stale entry can never be read. Any cache failure falls back to doing the work.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -37,12 +38,24 @@ def cache_dir() -> Path | None:
     return base if os.access(base, os.W_OK) else None
 
 
+@functools.lru_cache(maxsize=1)
+def _code_key() -> str:
+    """A digest of the package's own source: a cached object is only reused by the code that
+    pickled it, even between builds that share a version number."""
+    hasher = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        hasher.update(path.relative_to(package).as_posix().encode())
+        hasher.update(path.read_bytes())
+    return hasher.hexdigest()
+
+
 def _environment_key() -> str:
     try:
         version = metadata.version("advisor")
     except metadata.PackageNotFoundError:  # pragma: no cover
         version = "unknown"
-    return f"{version}|{sys.version}|{pydantic.VERSION}"
+    return f"{version}|{sys.version}|{pydantic.VERSION}|{_code_key()}"
 
 
 def key(*parts: str) -> str:

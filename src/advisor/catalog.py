@@ -86,8 +86,14 @@ class Catalog:
     formulas: dict[str, Formula] = field(default_factory=dict)
     _by_id: dict[str, Rule] = field(init=False, repr=False, compare=False)
     _clauses: dict[str, tuple[ClauseTuple, ...]] = field(init=False, repr=False, compare=False)
+    _by_slot: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        by_slot: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            if rule.slot is not None:
+                by_slot.setdefault(rule.slot, []).append(rule)
+        object.__setattr__(self, "_by_slot", {k: tuple(v) for k, v in by_slot.items()})
         object.__setattr__(self, "_by_id", {rule.id: rule for rule in self.rules})
         object.__setattr__(self, "_clauses", {
             rule.id: tuple((c.fact, c.operator, c.operand) for c in rule.when)
@@ -97,6 +103,10 @@ class Catalog:
     def clauses(self, rule_id: str) -> tuple[ClauseTuple, ...]:
         """A rule's clauses as plain (fact, operator, operand) tuples, for hot loops."""
         return self._clauses[rule_id]
+
+    def rules_for_slot(self, slot: str) -> tuple[Rule, ...]:
+        """The rules that can fill ``slot``, in id order."""
+        return self._by_slot.get(slot, ())
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError if absent)."""

@@ -60,6 +60,7 @@ def _environment(directory: str) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # Markdown output, not HTML
         keep_trailing_newline=True,
+        auto_reload=False,  # templates do not change under a running process; skips a stat per use
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -63,8 +63,23 @@ def choose_winners(firings: Sequence[Firing], decided: Mapping[str, str]) -> dic
     return {slot: firing.component for slot, firing in sorted(best.items()) if firing.component}
 
 
+# Clause text is rendered once per clause object (clauses live as long as their catalog; the
+# clause is kept in the entry so its id cannot be reused while cached).
+_TEST_TEXT: dict[int, tuple[Clause, str]] = {}
+
+
 def describe_test(clause: Clause) -> str:
     """A compact rendering of a clause's test, e.g. '> 400' or 'one of a, b'."""
+    cached = _TEST_TEXT.get(id(clause))
+    if cached is not None and cached[0] is clause:
+        return cached[1]
+    text = _describe(clause)
+    if len(_TEST_TEXT) < 100_000:
+        _TEST_TEXT[id(clause)] = (clause, text)
+    return text
+
+
+def _describe(clause: Clause) -> str:
     op = clause.operator
     operand = clause.operand
     if op is Operator.exists:
@@ -382,7 +397,7 @@ def _undecided(catalog: Catalog, decisions: Mapping[str, str], facts: Facts) -> 
             for clause in slot.relevant_when_any
         ):
             continue
-        rules = [rule for rule in catalog.rules if rule.slot == slot_id]
+        rules = catalog.rules_for_slot(slot_id)
         # Only inputs that could still let one of the slot's rules fire are worth asking for.
         missing = sorted(
             {

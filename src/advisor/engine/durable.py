@@ -16,6 +16,12 @@ Faults (see docs/engine.md) and what makes each impossible here:
   fact and the state deleted in ``finally`` is never empty.
   Pinned by tests/test_engine.py::test_durable_never_deletes_a_state_that_holds_no_fact.
 * no reload: compile once per process; a new rule set means a new engine object and Host.
+
+Speed: each ruleset is sent only the facts its rules test, and a ruleset none of whose rules
+can hold (some fact a rule needs is absent from the profile) is not asserted at all. Both are
+indexing, not matching: a clause on an absent fact never holds (except ``exists: false``, which
+never makes a fact required). ``prefilter=False`` turns both off; the differential tests run
+that way too, so the shortcut cannot hide a disagreement.
 """
 
 from __future__ import annotations
@@ -136,6 +142,14 @@ def pack_rulesets(rules: CompiledRules) -> list[list[list[CompiledRule]]]:
     return packed
 
 
+def required_facts(rule: CompiledRule) -> frozenset[str]:
+    """Facts that must be present for the rule to hold: all but those tested 'exists: false'."""
+    return frozenset(
+        clause.fact for clause in rule.clauses
+        if not (clause.operator is Operator.exists and clause.operand is False)
+    )
+
+
 def to_engine_fact(facts: dict[str, FactValue]) -> dict[str, Any]:
     """Flatten facts for durable-rules: dotted names become '__', sets become member flags."""
     fact: dict[str, Any] = {"sid": _SID, "t": FACT_TYPE}
@@ -154,17 +168,30 @@ class DurableEngine:
 
     name = "durable"
 
-    def __init__(self, rules: CompiledRules, firing_budget: int | None = None) -> None:
+    def __init__(
+        self, rules: CompiledRules, firing_budget: int | None = None, prefilter: bool = True
+    ) -> None:
         self._rules = rules
+        self._prefilter = prefilter
         self._budget = firing_budget if firing_budget is not None else rules.count + 1
         self._lock = threading.Lock()
         self._current: list[Firing] | None = None
         self._packed = pack_rulesets(rules)
         self._ruleset_names: list[list[str]] = []
+        # Per round and ruleset: the facts its rules test, and for each rule the facts it needs.
+        self._tested: list[list[frozenset[str]]] = []
+        self._needs: list[list[tuple[frozenset[str], ...]]] = []
         definitions: dict[str, dict[str, Any]] = {}
         prefix = f"advisor{next(_instances)}"
         for round_index, rulesets in enumerate(self._packed):
             names = []
+            self._tested.append([
+                frozenset(clause.fact for rule in chunk for clause in rule.clauses)
+                for chunk in rulesets
+            ])
+            self._needs.append(
+                [tuple(required_facts(rule) for rule in chunk) for chunk in rulesets]
+            )
             for chunk_index, chunk in enumerate(rulesets):
                 name = f"{prefix}_round{round_index}_{chunk_index}"
                 definition = {rule.id: self._definition(rule) for rule in chunk}
@@ -242,9 +269,19 @@ class DurableEngine:
     def match_round(self, round_index: int, facts: dict[str, FactValue]) -> list[Firing]:
         """Assert the round's facts into each of its rulesets, one isolated state each."""
         fired: list[Firing] = []
-        engine_fact = to_engine_fact(facts)
-        for ruleset in self._ruleset_names[round_index]:
-            fired.extend(self._run_ruleset(ruleset, engine_fact))
+        if not self._prefilter:
+            engine_fact = to_engine_fact(facts)
+            for ruleset in self._ruleset_names[round_index]:
+                fired.extend(self._run_ruleset(ruleset, engine_fact))
+        else:
+            present = facts.keys()
+            for ruleset, tested, needs in zip(self._ruleset_names[round_index],
+                                              self._tested[round_index],
+                                              self._needs[round_index], strict=True):
+                if not any(need <= present for need in needs):
+                    continue
+                subset = {name: facts[name] for name in tested if name in facts}
+                fired.extend(self._run_ruleset(ruleset, to_engine_fact(subset)))
         seen: set[str] = set()
         for firing in fired:
             if firing.rule_id in seen:
