@@ -87,6 +87,8 @@ class Catalog:
     _by_id: dict[str, Rule] = field(init=False, repr=False, compare=False)
     _clauses: dict[str, tuple[ClauseTuple, ...]] = field(init=False, repr=False, compare=False)
     _by_slot: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
+    _slot_of: dict[str, str | None] = field(init=False, repr=False, compare=False)
+    _relevance: dict[str, tuple[ClauseTuple, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_slot: dict[str, list[Rule]] = {}
@@ -94,6 +96,11 @@ class Catalog:
             if rule.slot is not None:
                 by_slot.setdefault(rule.slot, []).append(rule)
         object.__setattr__(self, "_by_slot", {k: tuple(v) for k, v in by_slot.items()})
+        object.__setattr__(self, "_slot_of", {rule.id: rule.slot for rule in self.rules})
+        object.__setattr__(self, "_relevance", {
+            slot.id: tuple((c.fact, c.operator, c.operand) for c in slot.relevant_when_any)
+            for slot in self.slots.values()
+        })
         object.__setattr__(self, "_by_id", {rule.id: rule for rule in self.rules})
         object.__setattr__(self, "_clauses", {
             rule.id: tuple((c.fact, c.operator, c.operand) for c in rule.when)
@@ -103,6 +110,14 @@ class Catalog:
     def clauses(self, rule_id: str) -> tuple[ClauseTuple, ...]:
         """A rule's clauses as plain (fact, operator, operand) tuples, for hot loops."""
         return self._clauses[rule_id]
+
+    def relevance(self, slot_id: str) -> tuple[ClauseTuple, ...]:
+        """A slot's ``relevant_when_any`` clauses as plain tuples (empty: always relevant)."""
+        return self._relevance[slot_id]
+
+    def slot_of(self, rule_id: str) -> str | None:
+        """The slot a rule fills, or None for a rule that fills none."""
+        return self._slot_of[rule_id]
 
     def rules_for_slot(self, slot: str) -> tuple[Rule, ...]:
         """The rules that can fill ``slot``, in id order."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from importlib import metadata
@@ -21,6 +22,7 @@ from advisor.resolve import choose_winners, resolve_decisions
 TOOL = "advisor"
 
 
+@functools.lru_cache(maxsize=1)
 def tool_version() -> str:
     """The installed package version."""
     try:

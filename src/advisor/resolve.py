@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from advisor.catalog import DECISION_PREFIX, Catalog
 from advisor.conditions import holds
 from advisor.engine.base import Firing, MatchedValue
-from advisor.facts import Facts, derived_fact_inputs
+from advisor.facts import Facts, FactValue, derived_fact_inputs
 from advisor.formulas import FormulaError, evaluate
 from advisor.models.report import (
     Alternative,
@@ -119,7 +120,7 @@ class _References:
         for citation in citations:
             number = self.numbers.setdefault(citation.source, len(self.numbers) + 1)
             out.append(CitationOut(number=number, source=citation.source,
-                                   quote=citation.quote, note=citation.note))
+                                                   quote=citation.quote, note=citation.note))
         return out
 
     def listing(self) -> list[Reference]:
@@ -127,8 +128,9 @@ class _References:
         for source_id, number in sorted(self.numbers.items(), key=lambda item: item[1]):
             source = self.catalog.sources[source_id]
             location = source.file if source.file else (source.url or "")
-            out.append(Reference(number=number, source=source_id, kind=source.kind.value,
-                                 title=source.title, location=location))
+            out.append(Reference(number=number, source=source_id,
+                                                 kind=source.kind.value, title=source.title,
+                                                 location=location))
         return out
 
 
@@ -202,20 +204,24 @@ def resolve_decisions(
             for rejection in source_rule.rejects:
                 alternatives.setdefault(
                     rejection.component,
-                    Alternative(component=rejection.component,
-                                label=_label(catalog, rejection.component),
-                                because=rejection.because, rule_id=source_rule.id),
+                    Alternative(
+                        component=rejection.component,
+                        label=_label(catalog, rejection.component),
+                        because=rejection.because, rule_id=source_rule.id,
+                    ),
                 )
         contenders = []
         for firing in ranked[1:]:
             other = catalog.rule(firing.rule_id)
             assert firing.component is not None
             contenders.append(
-                Contender(rule_id=other.id, title=other.title, component=firing.component,
-                          label=_label(catalog, firing.component), priority=other.priority,
-                          strength=other.strength.value,
-                          evidence=_evidence(other, firing.matched, catalog),
-                          agrees=firing.component == winner.component)
+                Contender(
+                    rule_id=other.id, title=other.title, component=firing.component,
+                    label=_label(catalog, firing.component), priority=other.priority,
+                    strength=other.strength.value,
+                    evidence=_evidence(other, firing.matched, catalog),
+                    agrees=firing.component == winner.component,
+                )
             )
         citations = references.cite(rule.citations)
         component = catalog.components[winner.component or ""]
@@ -258,11 +264,13 @@ def resolve_decisions(
     capacity = [_capacity(catalog, firing, facts, references)
                 for firing in sorted(by_purpose.get("capacity", []), key=_by_rule)]
     review = _review(catalog, by_purpose.get("review", []), pillar_order, references)
+    known = _known(facts, decisions)
+    waiting = _all_waiting(catalog, known)
     return Resolution(
         decisions=out,
-        undecided=_undecided(catalog, decisions, facts),
+        undecided=_undecided(catalog, decisions, known, waiting),
         warnings=warnings,
-        assumptions=_assumptions(catalog, facts, decisions),
+        assumptions=_assumptions(catalog, known, waiting),
         references=references.listing(),
         wiring=[item.rule_id for item in connections],
         connections=connections,
@@ -368,44 +376,70 @@ def _review(
     return out
 
 
-def _waiting_on(
-    catalog: Catalog, rule_id: str, known: Facts, inputs: Mapping[str, tuple[str, ...]]
-) -> list[str] | None:
-    """The unknown user inputs a rule still depends on, or None if a known value rules it out."""
-    unknown: list[str] = []
-    for fact, operator, operand in catalog.clauses(rule_id):
-        if fact in known or fact.startswith(DECISION_PREFIX):
-            if not holds(fact, operator, operand, known):
-                return None
-        elif not (operator is Operator.exists and operand is False):
-            # an unknown input already satisfies "is not given"; anything else waits on it
-            unknown.extend(name for name in inputs.get(fact, (fact,)) if name not in known)
-    return unknown
+# Per catalog, each rule's clauses prepared for the "what is it waiting on" scan, which runs
+# over every rule for every report: (fact, operator, operand, decision?, needs the fact?, the
+# user inputs behind the fact).
+_Plan = tuple[tuple[str, Operator, Any, bool, bool, tuple[str, ...]], ...]
+_PLANS: dict[int, tuple[Catalog, tuple[tuple[str, _Plan], ...]]] = {}
 
 
-def _undecided(catalog: Catalog, decisions: Mapping[str, str], facts: Facts) -> list[Undecided]:
-    round_facts = dict(facts)
-    for decided, component in decisions.items():
-        round_facts[f"{DECISION_PREFIX}{decided}"] = component
+def _plans(catalog: Catalog) -> tuple[tuple[str, _Plan], ...]:
+    cached = _PLANS.get(id(catalog))
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
     inputs = derived_fact_inputs()
+    plans = tuple(
+        (rule.id, tuple(
+            (fact, operator, operand, fact.startswith(DECISION_PREFIX),
+             not (operator is Operator.exists and operand is False), inputs.get(fact, (fact,)))
+            for fact, operator, operand in catalog.clauses(rule.id)
+        ))
+        for rule in catalog.rules
+    )
+    _PLANS[id(catalog)] = (catalog, plans)
+    return plans
+
+
+def _all_waiting(catalog: Catalog, known: Facts) -> dict[str, list[str]]:
+    """For every rule that no known value rules out, the unknown user inputs it still depends on
+    (an unknown input already satisfies "exists: false", so that clause waits on nothing)."""
+    out: dict[str, list[str]] = {}
+    for rule_id, plan in _plans(catalog):
+        for fact, operator, operand, decision, _needs, _names in plan:
+            if (decision or fact in known) and not holds(fact, operator, operand, known):
+                break
+        else:
+            out[rule_id] = [
+                name
+                for fact, _op, _operand, decision, needs, names in plan
+                if needs and not decision and fact not in known
+                for name in names
+                if name not in known
+            ]
+    return out
+
+
+def _known(facts: Facts, decisions: Mapping[str, str]) -> dict[str, FactValue]:
+    known: dict[str, FactValue] = dict(facts)
+    for decided, component in decisions.items():
+        known[f"{DECISION_PREFIX}{decided}"] = component
+    return known
+
+
+def _undecided(
+    catalog: Catalog, decisions: Mapping[str, str], round_facts: Facts,
+    waiting: Mapping[str, list[str]],
+) -> list[Undecided]:
     out = []
     for slot_id, slot in catalog.slots.items():
-        if slot_id in decisions or not slot.relevant_when_any:
+        clauses = catalog.relevance(slot_id)
+        if slot_id in decisions or not clauses:
             continue
-        if not any(
-            holds(clause.fact, clause.operator, clause.operand, round_facts)
-            for clause in slot.relevant_when_any
-        ):
+        if not any(holds(fact, op, operand, round_facts) for fact, op, operand in clauses):
             continue
         rules = catalog.rules_for_slot(slot_id)
         # Only inputs that could still let one of the slot's rules fire are worth asking for.
-        missing = sorted(
-            {
-                name
-                for rule in rules
-                for name in _waiting_on(catalog, rule.id, round_facts, inputs) or ()
-            }
-        )
+        missing = sorted({name for rule in rules for name in waiting.get(rule.id, ())})
         out.append(
             Undecided(slot=slot_id, slot_title=slot.title, description=slot.description,
                       missing=missing, candidate_rules=[rule.id for rule in rules])
@@ -413,26 +447,24 @@ def _undecided(catalog: Catalog, decisions: Mapping[str, str], facts: Facts) -> 
     return out
 
 
-def _assumptions(catalog: Catalog, facts: Facts, decisions: Mapping[str, str]) -> list[Assumption]:
+def _assumptions(
+    catalog: Catalog, known: Facts, waiting: Mapping[str, list[str]]
+) -> list[Assumption]:
     """Unknown inputs that could have changed the outcome: a rule reads them and none of that
     rule's other clauses is already false."""
-    known = dict(facts)
-    for decided, component in decisions.items():
-        known[f"{DECISION_PREFIX}{decided}"] = component
-    inputs = derived_fact_inputs()
     consulted: dict[str, set[str]] = {}
     relevant: dict[str, bool] = {}
-    for slot_id, slot in catalog.slots.items():
-        relevant[slot_id] = not slot.relevant_when_any or any(
-            holds(clause.fact, clause.operator, clause.operand, known)
-            for clause in slot.relevant_when_any
+    for slot_id in catalog.slots:
+        clauses = catalog.relevance(slot_id)
+        relevant[slot_id] = not clauses or any(
+            holds(fact, op, operand, known) for fact, op, operand in clauses
         )
-    for rule in catalog.rules:
-        if rule.slot is not None and not relevant[rule.slot]:
+    for rule_id, names in waiting.items():
+        fills = catalog.slot_of(rule_id)
+        if fills is not None and not relevant[fills]:
             continue  # the slot this rule fills does not apply to this system
-        waiting = _waiting_on(catalog, rule.id, known, inputs)
-        for name in waiting or ():
-            consulted.setdefault(name, set()).add(rule.id)
+        for name in names:
+            consulted.setdefault(name, set()).add(rule_id)
     out = []
     for name in sorted(consulted):
         spec = catalog.facts[name]
