@@ -201,6 +201,8 @@ def test_json_report_carries_capacity(durable: Advisor) -> None:
 @pytest.mark.parametrize("text", [
     "__import__('os')", "a ** 2", "a if b else c", "open('x')", "a.b", "'text'", "a < b",
     "ceil(x=1)", "[a]", "lambda: 1",
+    # calls the evaluator could not make: wrong arity, a function used as a value
+    "min(a)", "max()", "ceil(a, b)", "round(a, b)", "round(a, 1, 2)", "ceil + a", "ceil(a) + ceil",
 ])
 def test_formula_language_refuses_anything_but_arithmetic(text: str) -> None:
     with pytest.raises(FormulaError):
@@ -250,6 +252,10 @@ examples:
      "'data.size_gb' may be unknown when the rule fires"),
     ("exists: true", "reads ** 2", "reads: data.reads_per_second",
      "only + - * / are allowed"),
+    ("exists: true", "Reads * 2", "Reads: data.reads_per_second",
+     "capacity.inputs.Reads.[key]: string should match pattern '^[a-z][a-z0-9_]*$'"),
+    ("exists: true", "min(reads)", "reads: data.reads_per_second",
+     "min() takes 2 or more positional argument(s)"),
 ])
 def test_capacity_rule_errors_name_file_line_and_field(
     tmp_path: Path, gate: str, formula: str, inputs: str, message: str

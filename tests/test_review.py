@@ -8,6 +8,7 @@ import pytest
 
 from advisor.catalog import CatalogError, load_catalog
 from advisor.inputs import InputError, parse_requirements
+from advisor.paths import rules_dir
 from advisor.pipeline import Advisor
 from advisor.render import render_markdown
 from support import minimal_rules
@@ -59,3 +60,17 @@ examples:
     root = minimal_rules(tmp_path, {"data/DATA-903-test.yaml": text})
     with pytest.raises(CatalogError, match=r"review\.pillar: unknown pillar 'resilience'"):
         load_catalog(root, use_cache=False)
+
+
+def test_unknown_source_in_a_pillar_names_its_line(tmp_path: Path) -> None:
+    root = minimal_rules(tmp_path, {})
+    text = (rules_dir() / "_pillars.yaml").read_text(encoding="utf-8")
+    broken = text.replace('{source: aws-well-architected, note: "Reliability',
+                          '{source: aws-well-architectd, note: "Reliability')
+    (root / "_pillars.yaml").write_text(broken, encoding="utf-8")
+    line = 1 + broken.splitlines().index(
+        next(row for row in broken.splitlines() if "aws-well-architectd" in row))
+    with pytest.raises(CatalogError) as raised:
+        load_catalog(root, use_cache=False)
+    assert (f"rules/_pillars.yaml:{line}: reliability: citations[1].source: unknown source "
+            "'aws-well-architectd' (did you mean 'aws-well-architected'?)") in str(raised.value)

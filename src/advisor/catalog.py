@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from advisor import cache
+from advisor.conditions import needs_fact
 from advisor.facts import FactSpec, derived_fact_specs, requirement_fact_specs
 from advisor.formulas import Formula, FormulaError, parse_formula
 from advisor.models.requirements import Requirements
@@ -87,7 +88,6 @@ class Catalog:
     _by_id: dict[str, Rule] = field(init=False, repr=False, compare=False)
     _clauses: dict[str, tuple[ClauseTuple, ...]] = field(init=False, repr=False, compare=False)
     _by_slot: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
-    _slot_of: dict[str, str | None] = field(init=False, repr=False, compare=False)
     _relevance: dict[str, tuple[ClauseTuple, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -96,7 +96,6 @@ class Catalog:
             if rule.slot is not None:
                 by_slot.setdefault(rule.slot, []).append(rule)
         object.__setattr__(self, "_by_slot", {k: tuple(v) for k, v in by_slot.items()})
-        object.__setattr__(self, "_slot_of", {rule.id: rule.slot for rule in self.rules})
         object.__setattr__(self, "_relevance", {
             slot.id: tuple((c.fact, c.operator, c.operand) for c in slot.relevant_when_any)
             for slot in self.slots.values()
@@ -114,10 +113,6 @@ class Catalog:
     def relevance(self, slot_id: str) -> tuple[ClauseTuple, ...]:
         """A slot's ``relevant_when_any`` clauses as plain tuples (empty: always relevant)."""
         return self._relevance[slot_id]
-
-    def slot_of(self, rule_id: str) -> str | None:
-        """The slot a rule fills, or None for a rule that fills none."""
-        return self._slot_of[rule_id]
 
     def rules_for_slot(self, slot: str) -> tuple[Rule, ...]:
         """The rules that can fill ``slot``, in id order."""
@@ -374,11 +369,8 @@ def _example_problems(
 
 
 def _given_when_fires(rule: Rule) -> set[str]:
-    """Facts a rule can only fire with a value for (every clause but 'exists: false')."""
-    return {
-        clause.fact for clause in rule.when
-        if not (clause.operator is Operator.exists and clause.operand is False)
-    }
+    """Facts a rule can only fire with a value for."""
+    return {clause.fact for clause in rule.when if needs_fact(clause.operator, clause.operand)}
 
 
 def _purpose_problems(
@@ -486,14 +478,23 @@ def _load_catalog(root: Path) -> Catalog:
     pillars: dict[str, Pillar] = _load_registry(
         root, "_pillars.yaml", "pillars", Pillar, problems, optional=True
     )
-    for pillar in pillars.values():
-        for citation in pillar.citations:
-            if citation.source not in sources:
-                problems.append(
-                    LoadProblem(_location(root / "_pillars.yaml", root), 1, pillar.id,
-                                "citations", f"unknown source '{citation.source}'",
-                                _suggest(citation.source, sources))
-                )
+    unknown_sources = [
+        (index, position, pillar, citation.source)
+        for index, pillar in enumerate(pillars.values())
+        for position, citation in enumerate(pillar.citations)
+        if citation.source not in sources
+    ]
+    if unknown_sources:
+        # Only read again to point at the line; the registry itself has already loaded.
+        pillars_doc = _read(root / "_pillars.yaml", root, problems)
+        for index, position, pillar, source in unknown_sources:
+            where: Path_ = ("pillars", index, "citations", position, "source")
+            problems.append(
+                LoadProblem(_location(root / "_pillars.yaml", root),
+                            pillars_doc.line_of(where) if pillars_doc else 1, pillar.id,
+                            f"citations[{position}].source", f"unknown source '{source}'",
+                            _suggest(source, sources) or "register it in rules/_sources.yaml")
+            )
 
     rule_paths = _knowledge_files(root)
     rules: list[Rule] = []

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from advisor.catalog import Catalog, CatalogError, load_catalog
+from advisor.coverage import KINDS
 from advisor.engine import ENGINE_NAMES
 from advisor.engine.base import CompileError, EngineError
 from advisor.inputs import InputError, read_requirements
@@ -128,7 +129,7 @@ def _rules_lint(args: argparse.Namespace) -> int:
 
 
 def _rules_coverage(args: argparse.Namespace) -> int:
-    from advisor.coverage import KINDS, REQUIRED_KINDS, load_coverage
+    from advisor.coverage import REQUIRED_KINDS, load_coverage
 
     catalog = _catalog(args.rules)
     try:
@@ -203,8 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         "coverage", help="which rules encode each entry of the seed catalogue"
     )
     covered.add_argument("--format", choices=("md", "json"), default="md")
-    covered.add_argument("--kind", choices=("tradeoff", "rule", "formula", "limit", "pattern",
-                                            "checklist"), help="only entries of this kind")
+    covered.add_argument("--kind", choices=KINDS, help="only entries of this kind")
     covered.add_argument("--status", choices=("encoded", "out_of_scope"),
                          help="only entries with this status")
     covered.set_defaults(handler=_rules_coverage)

@@ -36,6 +36,11 @@ def holds(fact: str, operator: Operator, operand: object, facts: Facts) -> bool:
     raise ValueError(f"unknown operator {operator}")  # pragma: no cover
 
 
+def needs_fact(operator: Operator, operand: object) -> bool:
+    """Whether a clause can only hold when its fact is given (all but ``exists: false``)."""
+    return not (operator is Operator.exists and operand is False)
+
+
 def _same(value: FactValue, operand: object) -> bool:
     # Booleans never equal numbers: the catalog only allows bool operands on bool facts.
     if isinstance(value, bool) or isinstance(operand, bool):

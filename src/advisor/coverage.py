@@ -8,7 +8,6 @@ are the entry kinds that may not be left unaccounted for.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -110,8 +109,3 @@ def load_coverage(catalog: Catalog) -> Coverage:
     if problems:
         raise CatalogError(problems)
     return coverage
-
-
-def coverage_path(root: Path) -> Path:
-    """Where the coverage file of a rules directory lives."""
-    return root / COVERAGE_FILE

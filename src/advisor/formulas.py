@@ -13,6 +13,8 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from advisor.facts import DECIMALS
+
 Number = int | float
 
 _BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
@@ -40,8 +42,10 @@ _FUNCTIONS: dict[str, Callable[..., Number]] = {
     "max": max,
     "round": round,
 }
-# Results are shown at this many decimal places, like input facts.
-DECIMALS = 4
+# How many arguments each function takes (fewest, most); None: no upper bound.
+_ARITY: dict[str, tuple[int, int | None]] = {
+    "ceil": (1, 1), "floor": (1, 1), "min": (2, None), "max": (2, None), "round": (1, 2),
+}
 
 
 class FormulaError(ValueError):
@@ -70,11 +74,20 @@ def parse_formula(text: str) -> Formula:
                 raise FormulaError(
                     f"only the functions {', '.join(sorted(_FUNCTIONS))} may be called"
                 )
-            if node.keywords or not node.args:
-                raise FormulaError(f"{node.func.id}() takes positional arguments only")
+            name = node.func.id
+            fewest, most = _ARITY[name]
+            if node.keywords or len(node.args) < fewest or (
+                most is not None and len(node.args) > most
+            ):
+                expected = str(fewest) if fewest == most else (
+                    f"{fewest} or more" if most is None else f"{fewest} to {most}")
+                raise FormulaError(f"{name}() takes {expected} positional argument(s)")
+            if name == "round" and len(node.args) == 2 and not (
+                isinstance(node.args[1], ast.Constant) and type(node.args[1].value) is int
+            ):
+                raise FormulaError("round()'s second argument must be a whole-number constant")
         elif isinstance(node, ast.Name):
-            if node.id not in _FUNCTIONS:
-                names.add(node.id)
+            names.add(node.id)
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
                 raise FormulaError("only + - * / are allowed as operators")
@@ -86,11 +99,16 @@ def parse_formula(text: str) -> Formula:
                 raise FormulaError(f"only numbers may appear as constants, not {node.value!r}")
         elif not isinstance(node, ast.Expression | ast.Load | ast.operator | ast.unaryop):
             raise FormulaError(f"'{type(node).__name__}' is not allowed in a formula")
+    callees = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in _FUNCTIONS and id(node) not in callees:
+            raise FormulaError(f"'{node.id}' is a function; call it, e.g. {node.id}(x)")
+    names -= set(_FUNCTIONS)
     return Formula(text=text.strip(), tree=tree, names=frozenset(names))
 
 
 def evaluate(formula: Formula, values: Mapping[str, Number]) -> Number:
-    """The formula's value for ``values``, rounded to DECIMALS (integers stay integers)."""
+    """The formula's value for ``values``, rounded like input facts (integers stay integers)."""
 
     def walk(node: ast.AST) -> Number:
         if isinstance(node, ast.Expression):

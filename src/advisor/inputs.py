@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from advisor.facts import requirement_fact_specs
+from advisor.facts import FactSpec, requirement_fact_specs
 from advisor.models.requirements import Requirements
 from advisor.yamlio import LocatedDocument, YamlError, parse_yaml
 
@@ -40,12 +40,12 @@ def _section_schemas() -> dict[str, dict[str, Any]]:
     return out
 
 
-def _describe_number(schema: dict[str, Any]) -> str:
-    kind = "a whole number" if schema.get("type") == "integer" else "a number"
+def _describe_number(spec: FactSpec) -> str:
+    kind = "a whole number" if spec.integer else "a number"
     bounds = []
-    for key, symbol in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<=")):
-        if key in schema:
-            value = schema[key]
+    for value, symbol in ((spec.minimum, ">" if spec.minimum_exclusive else ">="),
+                          (spec.maximum, "<=")):
+        if value is not None:
             shown = f"{value:g}" if isinstance(value, float) else str(value)
             bounds.append(f"{symbol} {shown}")
     return kind + (" " + " and ".join(bounds) if bounds else "")
@@ -68,9 +68,7 @@ def _allowed(section: str, field: str) -> str:
         return f"{prefix}: " + ", ".join(spec.values)
     if spec.type == "bool":
         return "true or false"
-    variants = [item for item in fields[field].get("anyOf", [fields[field]])
-                if item.get("type") in ("number", "integer")]
-    return _describe_number(variants[0]) if variants else "a number"
+    return _describe_number(spec)
 
 
 def _unsupported_value(data: Any, path: tuple[str | int, ...] = ()) -> tuple[Any, ...] | None:

@@ -6,12 +6,13 @@ firing order never matters. Every fired rule that did not win stays visible as a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from advisor.catalog import DECISION_PREFIX, Catalog
-from advisor.conditions import holds
+from advisor.conditions import holds, needs_fact
 from advisor.engine.base import Firing, MatchedValue
 from advisor.facts import Facts, FactValue, derived_fact_inputs
 from advisor.formulas import FormulaError, evaluate
@@ -35,7 +36,7 @@ from advisor.models.report import (
     WarningOut,
     WiringOut,
 )
-from advisor.models.rule import Citation, Clause, Operator, Rule
+from advisor.models.rule import Citation, Clause, Operator, ReviewKind, Rule
 
 _SYMBOLS = {
     Operator.equals: "=",
@@ -64,27 +65,17 @@ def choose_winners(firings: Sequence[Firing], decided: Mapping[str, str]) -> dic
     return {slot: firing.component for slot, firing in sorted(best.items()) if firing.component}
 
 
-# Clause text is rendered once per clause object (clauses live as long as their catalog; the
-# clause is kept in the entry so its id cannot be reused while cached).
-_TEST_TEXT: dict[int, tuple[Clause, str]] = {}
-
-
 def describe_test(clause: Clause) -> str:
     """A compact rendering of a clause's test, e.g. '> 400' or 'one of a, b'."""
-    cached = _TEST_TEXT.get(id(clause))
-    if cached is not None and cached[0] is clause:
-        return cached[1]
-    text = _describe(clause)
-    if len(_TEST_TEXT) < 100_000:
-        _TEST_TEXT[id(clause)] = (clause, text)
-    return text
-
-
-def _describe(clause: Clause) -> str:
-    op = clause.operator
     operand = clause.operand
+    return _describe(clause.operator, tuple(operand) if isinstance(operand, list) else operand,
+                     clause.fact.startswith(DECISION_PREFIX))
+
+
+@functools.lru_cache(maxsize=4096)  # every report renders the same few hundred clause tests
+def _describe(op: Operator, operand: Any, on_decision: bool) -> str:
     if op is Operator.exists:
-        if clause.fact.startswith(DECISION_PREFIX):
+        if on_decision:
             return "is decided" if operand else "is not decided"
         return "is given" if operand else "is not given"
     if op is Operator.one_of:
@@ -120,7 +111,7 @@ class _References:
         for citation in citations:
             number = self.numbers.setdefault(citation.source, len(self.numbers) + 1)
             out.append(CitationOut(number=number, source=citation.source,
-                                                   quote=citation.quote, note=citation.note))
+                                   quote=citation.quote, note=citation.note))
         return out
 
     def listing(self) -> list[Reference]:
@@ -128,9 +119,8 @@ class _References:
         for source_id, number in sorted(self.numbers.items(), key=lambda item: item[1]):
             source = self.catalog.sources[source_id]
             location = source.file if source.file else (source.url or "")
-            out.append(Reference(number=number, source=source_id,
-                                                 kind=source.kind.value, title=source.title,
-                                                 location=location))
+            out.append(Reference(number=number, source=source_id, kind=source.kind.value,
+                                 title=source.title, location=location))
         return out
 
 
@@ -266,11 +256,12 @@ def resolve_decisions(
     review = _review(catalog, by_purpose.get("review", []), pillar_order, references)
     known = _known(facts, decisions)
     waiting = _all_waiting(catalog, known)
+    relevant = _relevant_slots(catalog, known)
     return Resolution(
         decisions=out,
-        undecided=_undecided(catalog, decisions, known, waiting),
+        undecided=_undecided(catalog, decisions, relevant, waiting),
         warnings=warnings,
-        assumptions=_assumptions(catalog, known, waiting),
+        assumptions=_assumptions(catalog, relevant, waiting),
         references=references.listing(),
         wiring=[item.rule_id for item in connections],
         connections=connections,
@@ -370,33 +361,34 @@ def _review(
         out.append(PillarReview(
             pillar=pillar.id, title=pillar.title, rank=ranks.get(pillar_id),
             principles=list(pillar.principles),
-            findings=sorted(findings, key=lambda item: (item.kind != "risk", item.rule_id)),
+            findings=sorted(findings, key=lambda item: (item.kind != ReviewKind.risk.value,
+                                                        item.rule_id)),
             citations=references.cite(pillar.citations),
         ))
     return out
 
 
-# Per catalog, each rule's clauses prepared for the "what is it waiting on" scan, which runs
-# over every rule for every report: (fact, operator, operand, decision?, needs the fact?, the
-# user inputs behind the fact).
+# Each rule's clauses prepared for the "what is it waiting on" scan, which runs over every rule
+# for every report: (fact, operator, operand, on a decision?, needs the fact?, the user inputs
+# behind the fact). Keyed by the rule-set digest, which covers every knowledge file.
 _Plan = tuple[tuple[str, Operator, Any, bool, bool, tuple[str, ...]], ...]
-_PLANS: dict[int, tuple[Catalog, tuple[tuple[str, _Plan], ...]]] = {}
+_PLANS: dict[str, tuple[tuple[str, _Plan], ...]] = {}
 
 
 def _plans(catalog: Catalog) -> tuple[tuple[str, _Plan], ...]:
-    cached = _PLANS.get(id(catalog))
-    if cached is not None and cached[0] is catalog:
-        return cached[1]
+    cached = _PLANS.get(catalog.digest)
+    if cached is not None:
+        return cached
     inputs = derived_fact_inputs()
     plans = tuple(
         (rule.id, tuple(
             (fact, operator, operand, fact.startswith(DECISION_PREFIX),
-             not (operator is Operator.exists and operand is False), inputs.get(fact, (fact,)))
+             needs_fact(operator, operand), inputs.get(fact, (fact,)))
             for fact, operator, operand in catalog.clauses(rule.id)
         ))
         for rule in catalog.rules
     )
-    _PLANS[id(catalog)] = (catalog, plans)
+    _PLANS[catalog.digest] = plans
     return plans
 
 
@@ -426,16 +418,25 @@ def _known(facts: Facts, decisions: Mapping[str, str]) -> dict[str, FactValue]:
     return known
 
 
+def _relevant_slots(catalog: Catalog, known: Facts) -> dict[str, bool]:
+    """Per slot: True when it has no relevance clauses or one of them holds."""
+    relevant: dict[str, bool] = {}
+    for slot_id in catalog.slots:
+        clauses = catalog.relevance(slot_id)
+        relevant[slot_id] = not clauses or any(
+            holds(fact, op, operand, known) for fact, op, operand in clauses
+        )
+    return relevant
+
+
 def _undecided(
-    catalog: Catalog, decisions: Mapping[str, str], round_facts: Facts,
+    catalog: Catalog, decisions: Mapping[str, str], relevant: Mapping[str, bool],
     waiting: Mapping[str, list[str]],
 ) -> list[Undecided]:
     out = []
     for slot_id, slot in catalog.slots.items():
-        clauses = catalog.relevance(slot_id)
-        if slot_id in decisions or not clauses:
-            continue
-        if not any(holds(fact, op, operand, round_facts) for fact, op, operand in clauses):
+        # A slot with no relevance clauses is never reported undecided, only left out.
+        if slot_id in decisions or not catalog.relevance(slot_id) or not relevant[slot_id]:
             continue
         rules = catalog.rules_for_slot(slot_id)
         # Only inputs that could still let one of the slot's rules fire are worth asking for.
@@ -448,19 +449,13 @@ def _undecided(
 
 
 def _assumptions(
-    catalog: Catalog, known: Facts, waiting: Mapping[str, list[str]]
+    catalog: Catalog, relevant: Mapping[str, bool], waiting: Mapping[str, list[str]]
 ) -> list[Assumption]:
     """Unknown inputs that could have changed the outcome: a rule reads them and none of that
     rule's other clauses is already false."""
     consulted: dict[str, set[str]] = {}
-    relevant: dict[str, bool] = {}
-    for slot_id in catalog.slots:
-        clauses = catalog.relevance(slot_id)
-        relevant[slot_id] = not clauses or any(
-            holds(fact, op, operand, known) for fact, op, operand in clauses
-        )
     for rule_id, names in waiting.items():
-        fills = catalog.slot_of(rule_id)
+        fills = catalog.rule(rule_id).slot
         if fills is not None and not relevant[fills]:
             continue  # the slot this rule fills does not apply to this system
         for name in names:

@@ -33,6 +33,7 @@ from typing import Any
 
 from durable import engine as durable_engine
 
+from advisor.conditions import needs_fact
 from advisor.engine.base import (
     Chooser,
     CompiledClause,
@@ -143,10 +144,9 @@ def pack_rulesets(rules: CompiledRules) -> list[list[list[CompiledRule]]]:
 
 
 def required_facts(rule: CompiledRule) -> frozenset[str]:
-    """Facts that must be present for the rule to hold: all but those tested 'exists: false'."""
+    """Facts that must be present for the rule to hold."""
     return frozenset(
-        clause.fact for clause in rule.clauses
-        if not (clause.operator is Operator.exists and clause.operand is False)
+        clause.fact for clause in rule.clauses if needs_fact(clause.operator, clause.operand)
     )
 
 

@@ -7,9 +7,8 @@ registries at hand.
 
 from __future__ import annotations
 
-import re
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
@@ -142,16 +141,10 @@ class Capacity(Strict):
     figure: str = Field(min_length=3, max_length=80)
     unit: str = Field(min_length=1, max_length=40)
     formula: str = Field(min_length=1, max_length=300)
-    inputs: dict[str, str] = Field(min_length=1)
+    # formula variable name (lower_snake_case) -> the number fact it reads
+    inputs: dict[Annotated[str, Field(pattern=SLUG_PATTERN)], str] = Field(min_length=1)
     explanation: str = Field(min_length=10)
     limits: list[CapacityLimit] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _names(self) -> Capacity:
-        for name in self.inputs:
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-                raise ValueError(f"input name '{name}' must be lower_snake_case")
-        return self
 
 
 class ConflictSide(Strict):
