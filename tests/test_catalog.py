@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from advisor.catalog import Catalog, CatalogError, load_catalog
+from advisor.engine.alpha_network import STACK_LIMIT
 from advisor.engine.base import compile_rules
-from advisor.engine.durable import ALPHA_LIMIT, DurableEngine
+from advisor.engine.durable import PROPERTY_LIMIT, DurableEngine
 from support import VALID_RULE, minimal_rules
 
 
@@ -46,10 +47,11 @@ def test_every_slot_can_be_filled_by_some_rule(catalog: Catalog) -> None:
     assert sorted(set(catalog.slots) - filled) == []
 
 
-def test_compiled_rulesets_respect_the_alpha_test_limit(durable_engine: DurableEngine) -> None:
+def test_compiled_rulesets_respect_the_core_limits(durable_engine: DurableEngine) -> None:
     rulesets = durable_engine.describe_rulesets()
     assert rulesets
-    assert all(item["alpha_tests"] <= ALPHA_LIMIT for item in rulesets)
+    assert all(item["stack_bound"] <= STACK_LIMIT for item in rulesets)
+    assert all(item["fact_properties"] <= PROPERTY_LIMIT for item in rulesets)
     listed = sorted(rule for item in rulesets for rule in item["rules"])
     assert len(listed) == len(set(listed))
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
 
+import durable_rules_engine as core
 import pytest
 
 from advisor.catalog import Catalog
@@ -18,7 +19,7 @@ from advisor.engine.base import (
     Firing,
     compile_rules,
 )
-from advisor.engine.durable import RULE_BUDGET, DurableEngine, pack_rulesets
+from advisor.engine.durable import DurableEngine, pack_rulesets
 from advisor.engine.reference import ReferenceEngine
 from advisor.inputs import parse_requirements
 from advisor.models.rule import Operator
@@ -29,13 +30,15 @@ ENGINES = ("python", "durable")
 
 
 def _synthetic(count: int, round_count: int = 1) -> CompiledRules:
-    """``count`` one-clause rules that all match ``{"traffic.peak_rps": 5}``."""
+    """``count`` one-clause rules that all match ``{"traffic.peak_rps": 5}``, each with its own
+    threshold (so none shares an alpha node)."""
     rounds = []
     for round_index in range(round_count):
         rounds.append(tuple(
             CompiledRule(id=f"SYN-{round_index}{index:03d}", area="data", priority=index % 7,
                          round=round_index, slot=None, component=None,
-                         clauses=(CompiledClause("traffic.peak_rps", Operator.gt, float(index % 4)),))
+                         clauses=(CompiledClause("traffic.peak_rps", Operator.gt,
+                                                 index / 1000),))
             for index in range(count)
         ))
     return CompiledRules(tuple(rounds), "synthetic")
@@ -76,10 +79,14 @@ def test_durable_handles_more_rules_than_one_ruleset_may_hold() -> None:
 
 
 def test_a_rule_too_big_for_any_ruleset_is_a_compile_error_naming_it() -> None:
-    clauses = tuple(CompiledClause("traffic.peak_rps", Operator.gt, float(i)) for i in range(70))
+    # 70 'one of' branches on numbers under one node: the model counts every numeric branch as
+    # a possible match (1, 1.0 and true are not assumed distinct), so one rule is over the limit.
+    clauses = (CompiledClause("traffic.peak_rps", Operator.one_of,
+                              tuple(float(i) for i in range(70))),)
     rules = CompiledRules(((CompiledRule(id="BIG-001", area="data", priority=1, round=0,
                                          slot=None, component=None, clauses=clauses),),), "x")
-    with pytest.raises(CompileError, match=rf"limit of {RULE_BUDGET} .*BIG-001 \(71 tests\)"):
+    with pytest.raises(CompileError, match=r"BIG-001 \(one fact can leave 70 alpha tests "
+                                           r"pending \(limit 64\)\)"):
         DurableEngine(rules)
 
 
@@ -94,15 +101,16 @@ class _FailingAction(DurableEngine):
     """An engine whose actions raise, as a broken action wrapper would."""
 
     def _action(self, rule: CompiledRule):  # type: ignore[no-untyped-def]
-        def fail(closure: object) -> None:
+        def fail(matched: object) -> None:
             raise ValueError(f"boom in {rule.id}")
 
         return fail
 
 
 def test_durable_surfaces_an_error_raised_inside_an_action() -> None:
-    # durable-rules stores an action's exception in state["exception"] and returns normally;
-    # the backend must turn that into a failed evaluation, not an empty result.
+    # durable-rules' own host stores an action's exception in state["exception"] and returns
+    # normally; the backend must turn a failing action into a failed evaluation, not an empty
+    # result.
     engine = _FailingAction(_synthetic(3))
     with pytest.raises(EngineError, match="boom in SYN-0"):
         engine.evaluate({"traffic.peak_rps": 5}, _no_decisions)
@@ -142,27 +150,28 @@ def test_two_durable_engines_in_one_process_stay_independent(catalog: Catalog) -
     assert first.evaluate(facts, choose_winners) == second.evaluate(facts, choose_winners)
 
 
-def test_durable_never_deletes_a_state_that_holds_no_fact(catalog: Catalog) -> None:
+def test_durable_never_deletes_a_state_that_holds_no_fact(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Deleting the state of a sid whose only assertion no rule handled is undefined behaviour
     # in the C core: it segfaulted on CPython 3.11 here and survived on 3.10. The sentinel rule
     # means every assertion stores its fact, so every deleted state holds one.
     # Without the prefilter every ruleset of every round is asserted, sentinel included.
+    original = core.delete_state
     for prefilter in (False, True):
         engine = DurableEngine(compile_rules(catalog), prefilter=prefilter)
-        host = engine._host
-        original = host.delete_state
-        checked: list[str] = []
+        checked: list[int] = []
 
-        def delete_state(ruleset: str, sid: str | None = None, *, _host: Any = host,
-                         _original: Any = original, _checked: list[str] = checked) -> None:
-            facts = _host.get_facts(ruleset, sid)
-            assert facts, f"{ruleset}: deleting a state with no stored fact"
-            _checked.append(ruleset)
-            _original(ruleset, sid)
+        def delete_state(handle: int, sid: str, *, _checked: list[int] = checked) -> None:
+            facts = json.loads(core.get_facts(handle, sid))
+            assert facts, f"ruleset {handle}: deleting a state with no stored fact"
+            _checked.append(handle)
+            original(handle, sid)
 
-        host.delete_state = delete_state
+        monkeypatch.setattr(core, "delete_state", delete_state)
         for facts in ({}, {"traffic.peak_rps": 1}, {"workload.kind": "web_app"}):
             engine.evaluate(facts, choose_winners)
+        monkeypatch.setattr(core, "delete_state", original)
         if not prefilter:
             assert len(checked) >= 3 * len(catalog.strata)
         else:

@@ -38,10 +38,10 @@ def given_requirements(requirements: Requirements) -> dict[str, Any]:
     return {section: fields for section, fields in dumped.items() if fields}
 
 
-def input_hash(requirements: Requirements) -> str:
-    """SHA-256 of the canonical JSON of the given (non-unknown) requirements."""
-    canonical = json.dumps(given_requirements(requirements), sort_keys=True,
-                           separators=(",", ":"))
+def input_hash(given: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of the given (non-unknown) requirements
+    (``given_requirements``)."""
+    canonical = json.dumps(given, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -67,15 +67,16 @@ class Advisor:
                                        pillar_order)
         graph = build_graph(self.catalog, resolution.decisions, resolution.wiring)
         multi_az = requirements.availability.multi_az is True
+        given = given_requirements(requirements)
         return Report(
             tool=TOOL,
             version=tool_version(),
             engine=self.engine.name,
-            input_hash=input_hash(requirements),
+            input_hash=input_hash(given),
             ruleset_hash=self.catalog.digest,
             rule_count=len(self.catalog.rules),
             title=requirements.workload.name or "Recommended architecture",
-            requirements=given_requirements(requirements),
+            requirements=given,
             decisions=resolution.decisions,
             undecided=resolution.undecided,
             warnings=resolution.warnings,

@@ -138,21 +138,28 @@ class Resolution:
     review: list[PillarReview]
 
 
+# Per rule-set digest and rule: each clause's fact, test, fact description and the inputs a
+# derived fact comes from. Only the matched value differs between reports.
+_EVIDENCE: dict[str, dict[str, tuple[tuple[str, str, str, tuple[str, ...]], ...]]] = {}
+
+
 def _evidence(rule: Rule, matched: Mapping[str, MatchedValue], catalog: Catalog) -> list[Evidence]:
-    inputs = derived_fact_inputs()
-    out = []
-    for clause in rule.when:
-        spec = catalog.facts[clause.fact]
-        out.append(
-            Evidence(
-                fact=clause.fact,
-                value=matched.get(clause.fact),
-                test=describe_test(clause),
-                description=spec.description,
-                derived_from=list(inputs.get(clause.fact, ())),
+    by_rule = _EVIDENCE.get(catalog.digest)
+    if by_rule is None:
+        inputs = derived_fact_inputs()
+        by_rule = _EVIDENCE[catalog.digest] = {
+            each.id: tuple(
+                (clause.fact, describe_test(clause), catalog.facts[clause.fact].description,
+                 inputs.get(clause.fact, ()))
+                for clause in each.when
             )
-        )
-    return out
+            for each in catalog.rules
+        }
+    return [
+        Evidence(fact=fact, value=matched.get(fact), test=test, description=description,
+                 derived_from=list(derived_from))
+        for fact, test, description, derived_from in by_rule[rule.id]
+    ]
 
 
 def _label(catalog: Catalog, component: str) -> str:
@@ -369,41 +376,66 @@ def _review(
 
 
 # Each rule's clauses prepared for the "what is it waiting on" scan, which runs over every rule
-# for every report: (fact, operator, operand, on a decision?, needs the fact?, the user inputs
-# behind the fact). Keyed by the rule-set digest, which covers every knowledge file.
-_Plan = tuple[tuple[str, Operator, Any, bool, bool, tuple[str, ...]], ...]
-_PLANS: dict[str, tuple[tuple[str, _Plan], ...]] = {}
+# for every report: (index of the distinct test, fact, on a decision?, needs the fact?, the user
+# inputs behind the fact), plus the distinct tests themselves, which many rules share (each is
+# evaluated at most once per report). Keyed by the rule-set digest, which covers every
+# knowledge file.
+_Step = tuple[int, str, bool, bool, tuple[str, ...]]
+_Test = tuple[str, Operator, Any]
+_PLANS: dict[str, tuple[tuple[tuple[str, tuple[_Step, ...]], ...], tuple[_Test, ...]]] = {}
 
 
-def _plans(catalog: Catalog) -> tuple[tuple[str, _Plan], ...]:
+def _plans(
+    catalog: Catalog,
+) -> tuple[tuple[tuple[str, tuple[_Step, ...]], ...], tuple[_Test, ...]]:
     cached = _PLANS.get(catalog.digest)
     if cached is not None:
         return cached
     inputs = derived_fact_inputs()
+    tests: list[_Test] = []
+    identities: dict[tuple[str, Operator, str, Any], int] = {}
+
+    def test_index(fact: str, operator: Operator, operand: Any) -> int:
+        # The type name keeps true and 1 apart (they are equal, and hash alike, in Python).
+        hashable = tuple(operand) if isinstance(operand, list) else operand
+        identity = (fact, operator, type(operand).__name__, hashable)
+        if identity not in identities:
+            identities[identity] = len(tests)
+            tests.append((fact, operator, operand))
+        return identities[identity]
+
     plans = tuple(
         (rule.id, tuple(
-            (fact, operator, operand, fact.startswith(DECISION_PREFIX),
-             needs_fact(operator, operand), inputs.get(fact, (fact,)))
+            (test_index(fact, operator, operand), fact,
+             fact.startswith(DECISION_PREFIX), needs_fact(operator, operand),
+             inputs.get(fact, (fact,)))
             for fact, operator, operand in catalog.clauses(rule.id)
         ))
         for rule in catalog.rules
     )
-    _PLANS[catalog.digest] = plans
-    return plans
+    _PLANS[catalog.digest] = (plans, tuple(tests))
+    return _PLANS[catalog.digest]
 
 
 def _all_waiting(catalog: Catalog, known: Facts) -> dict[str, list[str]]:
     """For every rule that no known value rules out, the unknown user inputs it still depends on
     (an unknown input already satisfies "exists: false", so that clause waits on nothing)."""
+    plans, tests = _plans(catalog)
+    results: list[bool | None] = [None] * len(tests)
     out: dict[str, list[str]] = {}
-    for rule_id, plan in _plans(catalog):
-        for fact, operator, operand, decision, _needs, _names in plan:
-            if (decision or fact in known) and not holds(fact, operator, operand, known):
-                break
+    for rule_id, plan in plans:
+        for index, fact, decision, _needs, _names in plan:
+            if decision or fact in known:
+                result = results[index]
+                if result is None:
+                    fact, operator, operand = tests[index]
+                    result = results[index] = holds(fact, operator, operand, known)
+                if not result:
+                    break
         else:
             out[rule_id] = [
                 name
-                for fact, _op, _operand, decision, needs, names in plan
+                for _index, fact, decision, needs, names in plan
                 if needs and not decision and fact not in known
                 for name in names
                 if name not in known

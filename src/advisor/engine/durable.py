@@ -1,39 +1,55 @@
 """The durable-rules backend (the default), with every known fault of its C core fenced off.
 
+The backend drives durable-rules' C module (``durable_rules_engine``) directly: it registers
+rulesets, asserts one fact per ruleset, runs the queued actions itself and deletes the state.
+durable-rules' Python ``Host`` is not used: it adds dispatcher threads, timers and a JSON round
+trip of the state per action, none of which a synchronous evaluation needs, and it is where
+two of the faults below live.
+
 Faults (see docs/engine.md) and what makes each impossible here:
 
-* error 303 past 64 pending alpha tests, and the hang at 512 tests under one node: rules are
-  packed into rulesets of at most ``ALPHA_LIMIT`` alpha tests, counted conservatively (every test
-  of every rule, no sharing assumed); a single rule over the limit is a ``CompileError`` naming
-  it. Pinned by tests/test_engine_durable.py::test_profile_satisfying_every_threshold.
+* error 303 past 64 pending alpha tests, the hang at 512 tests under one node, and the fixed
+  node-list sizes: rules are packed into rulesets whose alpha network, modelled as the C core
+  builds it (``alpha_network``), stays within every limit for any fact; a single rule over a
+  limit is a ``CompileError`` naming it. Pinned by tests/test_alpha_network.py (the model
+  against the real core at the limit) and the differential test on a profile satisfying every
+  threshold.
+* error 302 past 255 fact properties: a ruleset is sent only the keys its rules read, and its
+  largest such fact is part of the packing limits; a whole profile asserted with
+  ``prefilter=False`` is checked before it is sent.
 * more than 1024 live sids, 32-bit sid hash collisions, cross-request state: one sid, used by
   one evaluation at a time under a lock, whose state is deleted in ``finally``.
-* swallowed action errors: ``state["exception"]`` and engine exceptions become ``EngineError``.
-* dispatcher threads running chains elsewhere: ``_QuietHost`` never starts them.
+* swallowed action errors (the Host stores them in ``state["exception"]``): actions run here,
+  and a failing one fails the evaluation with ``EngineError``; so do the core's own errors.
+* dispatcher threads running chains elsewhere (the Host's): there is no Host.
 * unbounded chaining: a firing budget counted in the action wrapper.
 * deleting a state that holds no fact is undefined behaviour (a segfault on CPython 3.11 here):
   every ruleset carries a sentinel rule matching any profile fact, so each assertion stores the
   fact and the state deleted in ``finally`` is never empty.
   Pinned by tests/test_engine.py::test_durable_never_deletes_a_state_that_holds_no_fact.
-* no reload: compile once per process; a new rule set means a new engine object and Host.
+* no reload: compile once per process; a new rule set means a new engine object (its rulesets
+  get their own names).
 
-Speed: each ruleset is sent only the facts its rules test, and a ruleset none of whose rules
-can hold (some fact a rule needs is absent from the profile) is not asserted at all. Both are
-indexing, not matching: a clause on an absent fact never holds (except ``exists: false``, which
-never makes a fact required). ``prefilter=False`` turns both off; the differential tests run
-that way too, so the shortcut cannot hide a disagreement.
+Speed: each ruleset is sent only the facts (and set members) its rules test, and a ruleset
+none of whose rules can hold (some fact a rule needs is absent from the profile) is not
+asserted at all. Both are indexing, not matching: a clause on an absent fact never holds
+(except ``exists: false``, which never makes a fact required). ``prefilter=False`` turns both
+off; the differential tests run that way too, so the shortcut cannot hide a disagreement.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from durable import engine as durable_engine
+import durable_rules_engine as core
 
 from advisor.conditions import needs_fact
+from advisor.engine.alpha_network import AlphaNetwork, NetworkSize
 from advisor.engine.base import (
     Chooser,
     CompiledClause,
@@ -50,29 +66,29 @@ from advisor.engine.base import (
 from advisor.facts import Facts, FactValue
 from advisor.models.rule import Operator
 
-ALPHA_LIMIT = 64
 FACT_TYPE = "profile"
 SENTINEL = "_stored"
-# The sentinel's type test is shared by every rule, but count it anyway: the bound stays sound.
-RULE_BUDGET = ALPHA_LIMIT - 1
+# state.h MAX_OBJECT_PROPERTIES is 255, counting the sid, type and the id the core adds;
+# a fact with more is error 302. Keep a margin.
+PROPERTY_LIMIT = 250
+FIXED_PROPERTIES = ("sid", "t", "id")
 _SID = "advisor-evaluation"
+# assert_fact's result code when the fact was stored (1: no rule could match it; 2: seen before).
+_STORED = 0
+# One compiled ruleset: its name, the C core's handle, and the action of each rule id.
+_Ruleset = tuple[str, int, dict[str, Callable[[dict[str, Any]], None]]]
 # Each engine instance prefixes its ruleset names, so two engines in one process (a test run,
 # a rule-diff) never register the same name with the C core.
 _instances = itertools.count(1)
 
 
-class _QuietHost(durable_engine.Host):  # type: ignore[misc]
-    """A Host without the background dispatcher threads (they race the caller's chain)."""
-
-    def _run(self) -> None:
-        return None
-
-
+@functools.lru_cache(maxsize=4096)  # a few hundred fact names, looked up on every assertion
 def engine_key(fact: str) -> str:
     """Fact names carry dots; durable-rules field names must not, so dots become '__'."""
     return fact.replace(".", "__")
 
 
+@functools.lru_cache(maxsize=4096)
 def _member_key(fact: str, member: str) -> str:
     return f"{engine_key(fact)}__{member}"
 
@@ -97,50 +113,104 @@ def clause_test(clause: CompiledClause) -> dict[str, Any]:
     return {f"${op.value}": {key: operand}}
 
 
-def alpha_tests(rule: CompiledRule) -> int:
-    """Upper bound on the alpha nodes a rule adds: its type test plus every clause test."""
-    count = 1
-    for clause in rule.clauses:
-        count += len(clause.operand) if isinstance(clause.operand, tuple) else 1
-    return count
-
-
 def _equality_first(clause: CompiledClause) -> tuple[int, str]:
     # Equality tests are the most selective and share alpha nodes best; put them first.
     return (0 if clause.operator is Operator.equals else 1, clause.fact)
 
 
+def rule_definition(rule: CompiledRule) -> dict[str, Any]:
+    """One rule as a durable-rules definition: the type test, then its clauses."""
+    tests: list[dict[str, Any]] = [{"t": FACT_TYPE}]
+    tests.extend(clause_test(clause) for clause in sorted(rule.clauses, key=_equality_first))
+    return {"all": [{"m": {"$and": tests}}]}
+
+
+def sentinel_definition() -> dict[str, Any]:
+    """The rule every ruleset carries so that each assertion stores its fact.
+
+    It fires on every assertion. A sentinel that never fires (a second pattern waiting for a
+    fact nobody asserts) also stores the fact, but deleting that state aborts the process."""
+    return {"all": [{"m": {"t": FACT_TYPE}}]}
+
+
+def ruleset_size(rules: Sequence[CompiledRule]) -> NetworkSize:
+    """The alpha network durable-rules builds for these rules plus the sentinel."""
+    network = AlphaNetwork()
+    network.add_rule(sentinel_definition())
+    for rule in rules:
+        network.add_rule(rule_definition(rule))
+    return network.size()
+
+
+def fact_properties(rules: Sequence[CompiledRule]) -> int:
+    """Properties of the largest fact a ruleset of these rules is sent (see ``tested_keys``)."""
+    return len(FIXED_PROPERTIES) + len(tested_keys(rules))
+
+
+class _Filling:
+    """One ruleset being filled: its rules, alpha network and the keys its fact will carry."""
+
+    def __init__(self) -> None:
+        self.rules: list[CompiledRule] = []
+        self.network = AlphaNetwork()
+        self.network.add_rule(sentinel_definition())
+        self.keys: set[str] = set()
+
+    def add(self, rule: CompiledRule) -> list[str]:
+        """Add a rule; return the limits the ruleset now breaks (then it must not be used)."""
+        self.rules.append(rule)
+        self.network.add_rule(rule_definition(rule))
+        self.keys |= tested_keys([rule])
+        problems = self.network.size().problems()
+        properties = len(FIXED_PROPERTIES) + len(self.keys)
+        if properties > PROPERTY_LIMIT:
+            problems.append(f"{properties} fact properties (limit {PROPERTY_LIMIT})")
+        return problems
+
+
 def pack_rulesets(rules: CompiledRules) -> list[list[list[CompiledRule]]]:
-    """Per round, split rules into rulesets of at most RULE_BUDGET counted alpha tests."""
-    oversized = [
-        f"{rule.id} ({alpha_tests(rule)} tests)"
-        for group in rules.rounds
-        for rule in group
-        if alpha_tests(rule) > RULE_BUDGET
-    ]
+    """Per round, split rules into as few rulesets as the C core's limits allow.
+
+    Every ruleset costs one assertion per evaluation, so each is filled until the next rule
+    would take its modelled alpha network (``alpha_network``) or its fact past a limit; adding
+    a rule never shrinks either, so filling in order finds the longest run that fits."""
+    packed: list[list[list[CompiledRule]]] = []
+    oversized: list[str] = []
+    for group in rules.rounds:
+        rulesets: list[list[CompiledRule]] = []
+        filling = _Filling()
+        # Area order keeps related rules together, which shares alpha nodes.
+        for rule in sorted(group, key=lambda item: (item.area, item.id)):
+            if not filling.add(rule):
+                continue
+            # The network now holds a rule too many: close the ruleset without it.
+            if len(filling.rules) > 1:
+                rulesets.append(filling.rules[:-1])
+            filling = _Filling()
+            problems = filling.add(rule)
+            if problems:
+                oversized.append(f"{rule.id} ({'; '.join(problems)})")
+                filling = _Filling()
+        if filling.rules:
+            rulesets.append(filling.rules)
+        packed.append(rulesets)
     if oversized:
         raise CompileError(
-            f"rules exceed durable-rules' limit of {RULE_BUDGET} alpha tests per ruleset even "
-            f"alone: {', '.join(oversized)}; split them into smaller rules"
+            "rules exceed durable-rules' limits even alone in a ruleset: "
+            f"{', '.join(oversized)}; split them into smaller rules"
         )
-    packed: list[list[list[CompiledRule]]] = []
-    for group in rules.rounds:
-        # Area order keeps related rules together; rulesets are filled up to the budget
-        # because every ruleset costs one assertion (and one sentinel action) per evaluation.
-        rulesets: list[list[CompiledRule]] = []
-        current: list[CompiledRule] = []
-        used = 0
-        for rule in sorted(group, key=lambda item: (item.area, item.id)):
-            cost = alpha_tests(rule)
-            if current and used + cost > RULE_BUDGET:
-                rulesets.append(current)
-                current, used = [], 0
-            current.append(rule)
-            used += cost
-        if current:
-            rulesets.append(current)
-        packed.append(rulesets)
     return packed
+
+
+def tested_keys(rules: Sequence[CompiledRule]) -> frozenset[str]:
+    """Engine keys a ruleset's rules read: each tested fact, and each member flag tested."""
+    keys: set[str] = set()
+    for rule in rules:
+        for clause in rule.clauses:
+            keys.add(engine_key(clause.fact))
+            if clause.operator is Operator.contains:
+                keys.add(_member_key(clause.fact, str(clause.operand)))
+    return frozenset(keys)
 
 
 def required_facts(rule: CompiledRule) -> frozenset[str]:
@@ -177,56 +247,50 @@ class DurableEngine:
         self._lock = threading.Lock()
         self._current: list[Firing] | None = None
         self._packed = pack_rulesets(rules)
-        self._ruleset_names: list[list[str]] = []
-        # Per round and ruleset: the facts its rules test, and for each rule the facts it needs.
-        self._tested: list[list[frozenset[str]]] = []
+        self._rulesets: list[list[_Ruleset]] = []
+        # Per round and ruleset: the engine keys its rules read, and for each rule the facts
+        # it needs.
+        self._keys: list[list[tuple[str, ...]]] = []
         self._needs: list[list[tuple[frozenset[str], ...]]] = []
-        definitions: dict[str, dict[str, Any]] = {}
         prefix = f"advisor{next(_instances)}"
         for round_index, rulesets in enumerate(self._packed):
-            names = []
-            self._tested.append([
-                frozenset(clause.fact for rule in chunk for clause in rule.clauses)
-                for chunk in rulesets
-            ])
+            handles: list[_Ruleset] = []
+            self._keys.append([tuple(sorted(tested_keys(chunk))) for chunk in rulesets])
             self._needs.append(
                 [tuple(required_facts(rule) for rule in chunk) for chunk in rulesets]
             )
             for chunk_index, chunk in enumerate(rulesets):
                 name = f"{prefix}_round{round_index}_{chunk_index}"
-                definition = {rule.id: self._definition(rule) for rule in chunk}
-                definition[SENTINEL] = {"all": [{"m": {"t": FACT_TYPE}}], "run": _store_only}
-                definitions[name] = definition
-                names.append(name)
-            self._ruleset_names.append(names)
-        self._host = _QuietHost()
-        try:
-            if definitions:
-                self._host.set_rulesets(definitions)
-        except Exception as error:  # the C core reports bad definitions as bare Exceptions
-            raise CompileError(f"durable-rules rejected the compiled rulesets: {error}") from None
+                definition = {rule.id: rule_definition(rule) for rule in chunk}
+                definition[SENTINEL] = sentinel_definition()
+                try:
+                    handle = core.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
+                except Exception as error:  # the C core reports bad definitions this way
+                    raise CompileError(
+                        f"durable-rules rejected ruleset {name}: {error}"
+                    ) from None
+                actions = {rule.id: self._action(rule) for rule in chunk}
+                actions[SENTINEL] = _store_only
+                handles.append((name, handle, actions))
+            self._rulesets.append(handles)
 
-    def _definition(self, rule: CompiledRule) -> dict[str, Any]:
-        tests: list[dict[str, Any]] = [{"t": FACT_TYPE}]
-        tests.extend(clause_test(clause) for clause in sorted(rule.clauses, key=_equality_first))
-        return {"all": [{"m": {"$and": tests}}], "run": self._action(rule)}
+    def _action(self, rule: CompiledRule) -> Callable[[dict[str, Any]], None]:
+        """The action run when ``rule`` fires: record what it matched in the evaluation."""
+        tested = [(clause.fact, engine_key(clause.fact)) for clause in rule.clauses]
 
-    def _action(self, rule: CompiledRule) -> Callable[[Any], None]:
-        def record(closure: Any) -> None:
+        def record(matched_fact: dict[str, Any]) -> None:
             firings = self._current
             if firings is None:  # pragma: no cover - only reachable if the lock is bypassed
                 raise EngineError(f"{rule.id} fired outside an evaluation")
             if len(firings) >= self._budget:
                 raise EngineError(f"firing budget of {self._budget} exceeded at {rule.id}")
-            matched_fact = closure.m._d if hasattr(closure.m, "_d") else dict(closure.m)
+            values = {fact: _plain(matched_fact.get(key)) for fact, key in tested}
             firings.append(
                 Firing(
                     rule_id=rule.id,
                     round=rule.round,
                     priority=rule.priority,
-                    matched=matched_values(
-                        rule, lambda name: _plain(matched_fact.get(engine_key(name)))
-                    ),
+                    matched=matched_values(rule, values.__getitem__),
                     slot=rule.slot,
                     component=rule.component,
                 )
@@ -234,54 +298,92 @@ class DurableEngine:
 
         return record
 
-    def _run_ruleset(self, ruleset: str, fact: dict[str, Any]) -> list[Firing]:
-        """Assert one fact into one ruleset and return what fired; the state never outlives it."""
+    def _run_ruleset(self, ruleset: _Ruleset, fact: dict[str, Any]) -> list[Firing]:
+        """Assert one fact into one ruleset, run every action it triggers, delete the state.
+
+        The C module is driven directly: durable-rules' Python host adds threads, timers and a
+        JSON round trip of the state per action, none of which one synchronous assertion needs.
+        """
+        name, handle, actions = ruleset
         self._current = []
         try:
             try:
-                state = self._host.assert_fact(ruleset, dict(fact))
-            except durable_engine.MessageNotHandledException:
+                result, state = core.assert_fact(handle, json.dumps(fact, ensure_ascii=False))
+            except Exception as error:  # engine errors arrive as bare exceptions
+                self._discard_state(handle)
+                raise EngineError(f"durable-rules failed in ruleset {name}: {error}") from None
+            if result != _STORED:
                 # Never delete here: deleting a state with no fact is undefined behaviour.
                 raise EngineError(
-                    f"ruleset {ruleset} did not store the fact; its sentinel rule is missing"
-                ) from None
-            except Exception as error:  # engine errors arrive as bare exceptions
-                self._discard_state(ruleset)
-                raise EngineError(f"durable-rules failed in ruleset {ruleset}: {error}") from None
+                    f"ruleset {name} did not store the fact (result {result}); its sentinel "
+                    "rule is missing"
+                )
             try:
-                if isinstance(state, dict) and state.get("exception"):
-                    raise EngineError(
-                        f"durable-rules action failed in ruleset {ruleset}: {state['exception']}"
-                    )
+                self._run_actions(name, handle, state, actions)
                 return list(self._current)
             finally:
-                self._host.delete_state(ruleset, _SID)
+                core.delete_state(handle, _SID)
         finally:
             self._current = None
 
-    def _discard_state(self, ruleset: str) -> None:
+    @staticmethod
+    def _run_actions(
+        name: str, handle: int, state: int, actions: dict[str, Callable[[dict[str, Any]], None]]
+    ) -> None:
+        """Run the actions the assertion queued, in the core's order, until none is left.
+
+        A failing action does not stop the queue (the core must complete every action before
+        the state is deleted); the first failure is raised once the queue is empty."""
+        failure: EngineError | None = None
+        try:
+            started = core.start_action_for_state(handle, state)
+            messages = started[1] if started else None
+            while messages:
+                ((rule_id, matched),) = json.loads(messages).items()
+                if failure is None:
+                    try:
+                        actions[rule_id](matched["m"])
+                    except EngineError as error:
+                        failure = error
+                    except Exception as error:
+                        failure = EngineError(f"action of {rule_id} failed in ruleset {name}: "
+                                              f"{type(error).__name__}: {error}")
+                messages = core.complete_and_start_action(handle, state)
+        except Exception as error:  # the core's own errors arrive as bare exceptions
+            raise EngineError(f"durable-rules failed in ruleset {name}: {error}") from None
+        if failure is not None:
+            raise failure
+
+    @staticmethod
+    def _discard_state(handle: int) -> None:
         # After a failed assertion there may be no state at all (error 309 on delete).
         try:
-            self._host.delete_state(ruleset, _SID)
+            core.delete_state(handle, _SID)
         except Exception:
             return
 
     def match_round(self, round_index: int, facts: dict[str, FactValue]) -> list[Firing]:
         """Assert the round's facts into each of its rulesets, one isolated state each."""
         fired: list[Firing] = []
+        engine_fact = to_engine_fact(facts)
         if not self._prefilter:
-            engine_fact = to_engine_fact(facts)
-            for ruleset in self._ruleset_names[round_index]:
+            if len(engine_fact) + 1 > PROPERTY_LIMIT:  # the core adds an id
+                raise EngineError(
+                    f"the profile has {len(engine_fact) + 1} fact properties; durable-rules "
+                    f"takes at most {PROPERTY_LIMIT}"
+                )
+            for ruleset in self._rulesets[round_index]:
                 fired.extend(self._run_ruleset(ruleset, engine_fact))
         else:
             present = facts.keys()
-            for ruleset, tested, needs in zip(self._ruleset_names[round_index],
-                                              self._tested[round_index],
-                                              self._needs[round_index], strict=True):
+            for ruleset, keys, needs in zip(self._rulesets[round_index],
+                                            self._keys[round_index],
+                                            self._needs[round_index], strict=True):
                 if not any(need <= present for need in needs):
                     continue
-                subset = {name: facts[name] for name in tested if name in facts}
-                fired.extend(self._run_ruleset(ruleset, to_engine_fact(subset)))
+                subset = {"sid": _SID, "t": FACT_TYPE}
+                subset.update((key, engine_fact[key]) for key in keys if key in engine_fact)
+                fired.extend(self._run_ruleset(ruleset, subset))
         seen: set[str] = set()
         for firing in fired:
             if firing.rule_id in seen:
@@ -297,21 +399,22 @@ class DurableEngine:
             )
 
     def describe_rulesets(self) -> list[dict[str, Any]]:
-        """Ruleset name, rule ids and alpha-test count of each compiled ruleset."""
+        """Name, rule ids, stack bound and largest fact of each compiled ruleset."""
         out = []
         for round_index, rulesets in enumerate(self._packed):
-            for name, chunk in zip(self._ruleset_names[round_index], rulesets, strict=True):
+            for (name, _, _), chunk in zip(self._rulesets[round_index], rulesets, strict=True):
                 out.append(
                     {
                         "name": name,
                         "rules": [rule.id for rule in chunk],
-                        "alpha_tests": 1 + sum(alpha_tests(rule) for rule in chunk),
+                        "stack_bound": ruleset_size(chunk).stack,
+                        "fact_properties": fact_properties(chunk),
                     }
                 )
         return out
 
 
-def _store_only(closure: Any) -> None:
+def _store_only(matched: dict[str, Any]) -> None:
     """Sentinel action: the fact is stored so its state can be deleted safely; nothing else."""
 
 
