@@ -20,7 +20,9 @@ Scalar = bool | int | float | str
 class Strict(BaseModel):
     """Knowledge files reject unknown keys so a typo never silently disables a rule."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validators are built on first use: a run that loads the catalog from the cache never
+    # validates a rule, so it skips building them.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # The keys that give a rule its purpose; a rule has at most one (none: a wiring rule).
