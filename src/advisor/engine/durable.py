@@ -75,6 +75,7 @@ FIXED_PROPERTIES = ("sid", "t", "id")
 _SID = "advisor-evaluation"
 # assert_fact's result code when the fact was stored (1: no rule could match it; 2: seen before).
 _STORED = 0
+_MESSAGE_START = '{"'
 # One compiled ruleset: its name, the C core's handle, and the action of each rule id.
 _Ruleset = tuple[str, int, dict[str, Callable[[dict[str, Any]], None]]]
 # Each engine instance prefixes its ruleset names, so two engines in one process (a test run,
@@ -304,7 +305,7 @@ class DurableEngine:
         The C module is driven directly: durable-rules' Python host adds threads, timers and a
         JSON round trip of the state per action, none of which one synchronous assertion needs.
         """
-        name, handle, actions = ruleset
+        name, handle, _ = ruleset
         self._current = []
         try:
             try:
@@ -319,7 +320,7 @@ class DurableEngine:
                     "rule is missing"
                 )
             try:
-                self._run_actions(name, handle, state, actions)
+                self._run_actions(ruleset, state, fact)
                 return list(self._current)
             finally:
                 core.delete_state(handle, _SID)
@@ -328,27 +329,36 @@ class DurableEngine:
 
     @staticmethod
     def _run_actions(
-        name: str, handle: int, state: int, actions: dict[str, Callable[[dict[str, Any]], None]]
+        ruleset: _Ruleset, state: int, fact: dict[str, Any]
     ) -> None:
         """Run the actions the assertion queued, in the core's order, until none is left.
 
+        Each action message is ``{"<rule id>":{"m":<the stored fact>}}``. The state holds the
+        one fact just asserted, so only the rule id is read from it and the action gets the
+        asserted fact itself, rather than decoding the same fact again for every firing.
         A failing action does not stop the queue (the core must complete every action before
         the state is deleted); the first failure is raised once the queue is empty."""
+        name, handle, actions = ruleset
         failure: EngineError | None = None
         try:
             started = core.start_action_for_state(handle, state)
             messages = started[1] if started else None
             while messages:
-                ((rule_id, matched),) = json.loads(messages).items()
+                if not messages.startswith(_MESSAGE_START):
+                    raise EngineError(f"unexpected action message from ruleset {name}: "
+                                      f"{messages[:80]}")
+                rule_id = messages[2:messages.index('"', 2)]
                 if failure is None:
                     try:
-                        actions[rule_id](matched["m"])
+                        actions[rule_id](fact)
                     except EngineError as error:
                         failure = error
                     except Exception as error:
                         failure = EngineError(f"action of {rule_id} failed in ruleset {name}: "
                                               f"{type(error).__name__}: {error}")
                 messages = core.complete_and_start_action(handle, state)
+        except EngineError:
+            raise
         except Exception as error:  # the core's own errors arrive as bare exceptions
             raise EngineError(f"durable-rules failed in ruleset {name}: {error}") from None
         if failure is not None:
