@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import httpx
+import pytest
 
 from advisor.paths import examples_dir, rules_dir
 
@@ -50,3 +59,49 @@ examples:
   silent:
     - {name: relational, requirements: {data: {model: relational}}}
 """
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_server(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    """``advisor serve`` with ``args`` as a real process, its output going to ``log``."""
+    with log.open("wb") as sink:
+        return subprocess.Popen([sys.executable, "-m", "advisor", "serve", *args],
+                                stdout=sink, stderr=subprocess.STDOUT)
+
+
+@contextlib.contextmanager
+def serving(log: Path, *args: str) -> Iterator[str]:
+    """A running ``advisor serve`` on a free loopback port (its base URL), stopped afterwards;
+    a traceback in its output fails the test."""
+    port = free_port()
+    process = start_server("--port", str(port), *args, log=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server did not answer /healthz:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # pragma: no cover - only if shutdown hangs
+            process.kill()
+            process.wait()
+    assert "Traceback" not in log.read_text(), log.read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from advisor.cli import build_parser
@@ -27,3 +28,12 @@ def test_readme_usage_commands_parse() -> None:
         if command and command[0] == "advisor":
             arguments = [word.replace("FILE", "examples/serverless-api.yaml") for word in command[1:]]
             parser.parse_args(arguments)
+
+
+def test_readme_python_api_example_runs(monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code = README.split("### Python API", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    exec(compile(code, "README.md (Python API)", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed and all(" -> " in line for line in printed)

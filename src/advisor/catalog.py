@@ -222,7 +222,7 @@ _OPERATORS_BY_TYPE: dict[str, set[Operator]] = {
 }
 
 
-def _clause_problems(clause: Clause, facts: dict[str, FactSpec]) -> list[tuple[str, str, str]]:
+def clause_problems(clause: Clause, facts: dict[str, FactSpec]) -> list[tuple[str, str, str]]:
     """(field suffix, problem, hint) for a clause that cannot be evaluated."""
     spec = facts.get(clause.fact)
     if spec is None:
@@ -559,7 +559,7 @@ def _load_catalog(root: Path) -> Catalog:
             _purpose_problems(rule, file, doc, fact_specs, pillars, rule_ids, formulas)
         )
         for index, clause in enumerate(rule.when):
-            for suffix, problem, hint in _clause_problems(clause, fact_specs):
+            for suffix, problem, hint in clause_problems(clause, fact_specs):
                 loc: Path_ = ("when", index, suffix)
                 problems.append(
                     LoadProblem(file, doc.line_of(loc), rule.id, f"when[{index}].{suffix}",
@@ -633,7 +633,7 @@ def _load_catalog(root: Path) -> Catalog:
 
     for slot in slots.values():
         for index, clause in enumerate(slot.relevant_when_any):
-            for suffix, problem, hint in _clause_problems(clause, fact_specs):
+            for suffix, problem, hint in clause_problems(clause, fact_specs):
                 problems.append(
                     LoadProblem(_location(root / "_slots.yaml", root), 1, slot.id,
                                 f"relevant_when_any[{index}].{suffix}", problem, hint)

@@ -9,81 +9,36 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
-from advisor.catalog import Catalog, CatalogError, load_catalog
+from advisor.catalog import CatalogError
+from advisor.cli_ask import register as register_ask
+from advisor.cli_common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Failure,
+    catalog_or_fail,
+    emit,
+    report_for_file,
+)
+from advisor.cli_doc import register as register_doc
+from advisor.cli_serve import register as register_serve
 from advisor.coverage import KINDS
 from advisor.engine import ENGINE_NAMES
-from advisor.engine.base import CompileError, EngineError
-from advisor.inputs import InputError, read_requirements
 from advisor.models.report import Report
 from advisor.models.requirements import Requirements
-from advisor.paths import rules_dir
-from advisor.pipeline import Advisor
 from advisor.render import FORMATS, render
-
-EXIT_OK = 0
-EXIT_INVALID = 2
-EXIT_ENGINE = 3
-
-
-class _Failure(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename: whole or nothing."""
-    directory = path.resolve().parent
-    if not directory.is_dir():
-        raise _Failure(EXIT_INVALID, f"{path}: directory {directory} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _emit(text: str, output: str | None) -> None:
-    if output is None or output == "-":
-        sys.stdout.write(text)
-    else:
-        write_atomically(Path(output), text)
-
-
-def _catalog(rules: str | None) -> Catalog:
-    try:
-        return load_catalog(Path(rules) if rules else rules_dir())
-    except CatalogError as error:
-        count = len(error.problems)
-        raise _Failure(EXIT_INVALID, f"{error}\n{count} problem(s) in the rules") from None
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    try:
-        requirements = read_requirements(args.file)
-    except InputError as error:
-        raise _Failure(EXIT_INVALID, str(error)) from None
-    catalog = _catalog(args.rules)
-    try:
-        advisor = Advisor(engine=args.engine, catalog=catalog)
-        report = advisor.recommend(requirements)
-    except (EngineError, CompileError) as error:
-        raise _Failure(EXIT_ENGINE, f"engine '{args.engine}' failed: {error}") from None
-    _emit(render(report, args.format), args.output)
+    report = report_for_file(args.file, args.rules, args.engine)
+    emit(render(report, args.format), args.output)
     return EXIT_OK
 
 
 def _rules_list(args: argparse.Namespace) -> int:
-    catalog = _catalog(args.rules)
+    catalog = catalog_or_fail(args.rules)
     if args.format == "json":
         rows = [
             {"id": rule.id, "area": rule.area, "title": rule.title,
@@ -92,7 +47,7 @@ def _rules_list(args: argparse.Namespace) -> int:
              "file": catalog.rule_files[rule.id]}
             for rule in catalog.rules
         ]
-        _emit(json.dumps(rows, indent=2) + "\n", None)
+        emit(json.dumps(rows, indent=2) + "\n", None)
         return EXIT_OK
     width = max((len(rule.id) for rule in catalog.rules), default=2)
     lines = []
@@ -100,29 +55,29 @@ def _rules_list(args: argparse.Namespace) -> int:
         target = (f"{rule.slot} -> {rule.recommend.component}" if rule.recommend
                   else "warning" if rule.purpose == "warn" else rule.purpose)
         lines.append(f"{rule.id:<{width}}  {rule.area:<10} {target:<44} {rule.title}")
-    _emit("\n".join(lines) + ("\n" if lines else ""), None)
+    emit("\n".join(lines) + ("\n" if lines else ""), None)
     return EXIT_OK
 
 
 def _rules_show(args: argparse.Namespace) -> int:
-    catalog = _catalog(args.rules)
+    catalog = catalog_or_fail(args.rules)
     wanted = args.id.upper()
     if wanted not in catalog.rule_files:
         known = ", ".join(rule.id for rule in catalog.rules[:8])
-        raise _Failure(EXIT_INVALID, f"no rule with id '{args.id}' (known ids include {known} "
+        raise Failure(EXIT_INVALID, f"no rule with id '{args.id}' (known ids include {known} "
                                      "...; `advisor rules list` shows all)")
     path = catalog.root.parent / catalog.rule_files[wanted]  # rule_files are relative to it
-    _emit(f"# {catalog.rule_files[wanted]}\n" + path.read_text(encoding="utf-8"), None)
+    emit(f"# {catalog.rule_files[wanted]}\n" + path.read_text(encoding="utf-8"), None)
     return EXIT_OK
 
 
 def _rules_lint(args: argparse.Namespace) -> int:
     from advisor.lint import lint_catalog
 
-    catalog = _catalog(args.rules)
+    catalog = catalog_or_fail(args.rules)
     problems = lint_catalog(catalog)
     if problems:
-        raise _Failure(EXIT_INVALID, "\n".join(problems) + f"\n{len(problems)} problem(s)")
+        raise Failure(EXIT_INVALID, "\n".join(problems) + f"\n{len(problems)} problem(s)")
     sys.stdout.write(f"{len(catalog.rules)} rules OK: schema, references, examples "
                      "(fires/silent) and durable-rules limits\n")
     return EXIT_OK
@@ -131,11 +86,11 @@ def _rules_lint(args: argparse.Namespace) -> int:
 def _rules_coverage(args: argparse.Namespace) -> int:
     from advisor.coverage import REQUIRED_KINDS, load_coverage
 
-    catalog = _catalog(args.rules)
+    catalog = catalog_or_fail(args.rules)
     try:
         coverage = load_coverage(catalog)
     except CatalogError as error:
-        raise _Failure(EXIT_INVALID, f"{error}\n{len(error.problems)} problem(s) in the "
+        raise Failure(EXIT_INVALID, f"{error}\n{len(error.problems)} problem(s) in the "
                                      "coverage file") from None
     entries = [entry for entry in coverage.entries
                if (args.kind is None or entry.kind == args.kind)
@@ -143,8 +98,8 @@ def _rules_coverage(args: argparse.Namespace) -> int:
     if args.format == "json":
         rows = [entry.model_dump(exclude_none=True) | {"status": entry.status}
                 for entry in entries]
-        _emit(json.dumps({"catalogue": coverage.catalogue, "entries": rows}, indent=2) + "\n",
-              None)
+        emit(json.dumps({"catalogue": coverage.catalogue, "entries": rows}, indent=2) + "\n",
+             None)
         return EXIT_OK
     lines = [f"Coverage of {coverage.catalogue}", "",
              "| Entry | Kind | Title | Status | Rules or reason |", "|---|---|---|---|---|"]
@@ -159,14 +114,14 @@ def _rules_coverage(args: argparse.Namespace) -> int:
         mark = " (required)" if kind in REQUIRED_KINDS else ""
         lines.append(f"| {kind}{mark} | {tally['encoded']} | {tally['out of scope']} | "
                      f"{tally.total()} |")
-    _emit("\n".join(lines) + "\n", None)
+    emit("\n".join(lines) + "\n", None)
     return EXIT_OK
 
 
 def _schema(args: argparse.Namespace) -> int:
     model = Report if args.output else Requirements
     schema = model.model_json_schema(mode="serialization" if args.output else "validation")
-    _emit(json.dumps(schema, indent=2, sort_keys=True) + "\n", None)
+    emit(json.dumps(schema, indent=2, sort_keys=True) + "\n", None)
     return EXIT_OK
 
 
@@ -215,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--output", action="store_true",
                         help="print the schema of the JSON report instead of the input")
     schema.set_defaults(handler=_schema)
+
+    # The front doors: each module registers its own subcommand and loads its heavy
+    # dependencies (prompt toolkit, the web framework) only when run.
+    register_ask(sub)
+    register_doc(sub)
+    register_serve(sub)
     return parser
 
 
@@ -224,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
         return code
-    except _Failure as failure:
+    except Failure as failure:
         sys.stderr.write(f"advisor: {failure}\n" if "\n" not in str(failure)
                          else f"advisor: error\n{failure}\n")
         return failure.code

@@ -8,12 +8,13 @@ Derived facts, computed here and nowhere else, keep every rule a conjunction of 
 from __future__ import annotations
 
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from advisor.models.requirements import Requirements
 
@@ -116,18 +117,24 @@ def _spec_for(name: str, annotation: Any, description: str) -> FactSpec:
     raise TypeError(f"unsupported requirement field type for {name}: {annotation!r}")
 
 
-def requirement_fact_specs() -> dict[str, FactSpec]:
-    """Every requirement field as a fact spec, generated from the requirements model."""
-    specs: dict[str, FactSpec] = {}
+def requirement_fields() -> Iterator[tuple[str, str, FieldInfo]]:
+    """(section, field name, field) for every field of the requirements model, in model order."""
     for section_name, section_field in Requirements.model_fields.items():
         section_model = section_field.annotation
         assert isinstance(section_model, type) and issubclass(section_model, BaseModel)
         for field_name, field in section_model.model_fields.items():
-            name = f"{section_name}.{field_name}"
-            spec = _spec_for(name, field.annotation, field.description or "")
-            # Free text (names, descriptions) is carried into the report, never evaluated.
-            if spec.type != "string":
-                specs[name] = spec
+            yield section_name, field_name, field
+
+
+def requirement_fact_specs() -> dict[str, FactSpec]:
+    """Every requirement field as a fact spec, generated from the requirements model."""
+    specs: dict[str, FactSpec] = {}
+    for section_name, field_name, field in requirement_fields():
+        name = f"{section_name}.{field_name}"
+        spec = _spec_for(name, field.annotation, field.description or "")
+        # Free text (names, descriptions) is carried into the report, never evaluated.
+        if spec.type != "string":
+            specs[name] = spec
     return specs
 
 

@@ -72,8 +72,12 @@ def _environment(directory: str) -> jinja2.Environment:
 
 def render_markdown(report: Report, directory: Path | None = None) -> str:
     """The report as Markdown."""
-    text = environment(directory).get_template("report.md.j2").render(report=report)
-    # Collapse runs of blank lines left by conditional blocks so output stays tidy and stable.
+    return tidy_markdown(environment(directory).get_template("report.md.j2").render(report=report))
+
+
+def tidy_markdown(text: str) -> str:
+    """Collapse runs of blank lines left by conditional template blocks and strip trailing
+    spaces, so rendered output stays tidy and stable."""
     lines: list[str] = []
     for line in text.splitlines():
         if line.strip() == "" and lines and lines[-1] == "":

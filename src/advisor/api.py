@@ -1,0 +1,52 @@
+"""The Python API: ``from advisor import recommend``.
+
+One ``Advisor`` per engine is built on first use and reused for the life of the process
+(compiling the rules costs far more than one recommendation; durable-rules hosts are never freed).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from advisor.engine import ENGINE_NAMES
+from advisor.inputs import parse_requirements, read_requirements
+from advisor.models.report import Report
+from advisor.models.requirements import Requirements
+from advisor.pipeline import Advisor
+
+_advisors: dict[str, Advisor] = {}
+_advisors_lock = threading.Lock()
+
+
+def advisor_for(engine: str = "durable") -> Advisor:
+    """The process-wide ``Advisor`` for ``engine`` over the bundled rules, built once."""
+    if engine not in ENGINE_NAMES:
+        raise ValueError(f"unknown engine '{engine}' (allowed: {', '.join(ENGINE_NAMES)})")
+    with _advisors_lock:
+        if engine not in _advisors:
+            _advisors[engine] = Advisor(engine=engine)
+        return _advisors[engine]
+
+
+def recommend(
+    requirements: Requirements | Mapping[str, Any] | str | Path,
+    *,
+    engine: str = "durable",
+) -> Report:
+    """The recommendation for a requirements model, a mapping, or a YAML/JSON file path.
+
+    Raises ``advisor.inputs.InputError`` naming the field (and, for a file, the line) when the
+    requirements are invalid, and ``ValueError`` for an unknown engine.
+    """
+    if isinstance(requirements, Requirements):
+        model = requirements
+    elif isinstance(requirements, str | Path):
+        model = read_requirements(str(requirements))
+    elif isinstance(requirements, Mapping):
+        model = parse_requirements(dict(requirements), "<requirements>")
+    else:
+        model = parse_requirements(requirements, "<requirements>")
+    return advisor_for(engine).recommend(model)

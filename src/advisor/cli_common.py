@@ -1,0 +1,74 @@
+"""What every subcommand shares: exit codes, the user-error exception, whole-or-nothing output
+and loading the rules with their errors reported."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from advisor.catalog import Catalog, CatalogError, load_catalog
+from advisor.engine.base import CompileError, EngineError
+from advisor.inputs import InputError, read_requirements
+from advisor.models.report import Report
+from advisor.paths import rules_dir
+from advisor.pipeline import Advisor
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+EXIT_ENGINE = 3
+
+
+class Failure(Exception):
+    """A user's mistake or an engine failure: printed as one message, never a traceback."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename: whole or nothing."""
+    directory = path.resolve().parent
+    if not directory.is_dir():
+        raise Failure(EXIT_INVALID, f"{path}: directory {directory} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def emit(text: str, output: str | None) -> None:
+    """Write to ``output`` (whole or nothing), or to stdout when it is None or '-'."""
+    if output is None or output == "-":
+        sys.stdout.write(text)
+    else:
+        write_atomically(Path(output), text)
+
+
+def catalog_or_fail(rules: str | None) -> Catalog:
+    """The rules in ``rules`` (default: the bundled rules); their problems as a ``Failure``."""
+    try:
+        return load_catalog(Path(rules) if rules else rules_dir())
+    except CatalogError as error:
+        count = len(error.problems)
+        raise Failure(EXIT_INVALID, f"{error}\n{count} problem(s) in the rules") from None
+
+
+def report_for_file(path: str, rules: str | None, engine: str) -> Report:
+    """The report for a requirements file ('-': stdin); bad input, bad rules and engine
+    failures become a ``Failure`` with their exit code."""
+    try:
+        requirements = read_requirements(path)
+    except InputError as error:
+        raise Failure(EXIT_INVALID, str(error)) from None
+    catalog = catalog_or_fail(rules)
+    try:
+        return Advisor(engine=engine, catalog=catalog).recommend(requirements)
+    except (EngineError, CompileError) as error:
+        raise Failure(EXIT_ENGINE, f"engine '{engine}' failed: {error}") from None

@@ -1,0 +1,68 @@
+"""``advisor doc``: a design-document draft (and optionally one MADR file per decision).
+
+Argument parsing and file handling only; the text comes from ``advisor.design_doc``. Every
+file is rendered before any is written, and each is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from advisor.engine import ENGINE_NAMES
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``doc`` subcommand to an ``advisor`` argument parser."""
+    doc = subparsers.add_parser(
+        "doc", help="write a design-document draft (and MADR decision records) for a "
+                    "requirements file")
+    doc.add_argument("file", help="requirements file (YAML or JSON), or - for stdin")
+    doc.add_argument("-o", "--output", help="write the design document here instead of stdout")
+    doc.add_argument("--adr-dir", help="also write one MADR file per decision into this "
+                                       "directory (created if missing)")
+    doc.add_argument("--templates", help="directory with your own design.md.j2 and adr.md.j2 "
+                                         "(default: the bundled templates/design-doc)")
+    doc.add_argument("--engine", choices=ENGINE_NAMES, default="durable",
+                     help="rule engine backend (default: durable)")
+    doc.add_argument("--rules", help="rules directory (default: the bundled rules)")
+    doc.set_defaults(handler=run_doc)
+
+
+def run_doc(args: argparse.Namespace) -> int:
+    """Handle ``advisor doc``; raises ``advisor.cli_common.Failure`` for a user's mistake."""
+    # Imported here, not at module level: registering the subcommand must stay cheap.
+    from advisor.cli_common import (
+        EXIT_INVALID,
+        EXIT_OK,
+        Failure,
+        emit,
+        report_for_file,
+        write_atomically,
+    )
+    from advisor.design_doc import DesignDocError, adr_files, design_doc
+
+    templates = Path(args.templates) if args.templates else None
+    adr_dir = Path(args.adr_dir) if args.adr_dir else None
+    if adr_dir is not None and adr_dir.exists() and not adr_dir.is_dir():
+        raise Failure(EXIT_INVALID, f"--adr-dir {adr_dir}: exists and is not a directory")
+    if args.output not in (None, "-"):
+        parent = Path(args.output).resolve().parent
+        if not parent.is_dir():
+            raise Failure(EXIT_INVALID, f"{args.output}: directory {parent} does not exist")
+    report = report_for_file(args.file, args.rules, args.engine)
+    try:
+        document = design_doc(report, templates)
+        records = adr_files(report, templates) if adr_dir is not None else {}
+    except DesignDocError as error:
+        raise Failure(EXIT_INVALID, str(error)) from None
+    try:
+        if adr_dir is not None:
+            adr_dir.mkdir(parents=True, exist_ok=True)
+            for name, text in records.items():
+                write_atomically(adr_dir / name, text)
+        emit(document, args.output)
+    except OSError as error:
+        where = error.filename or args.output or adr_dir
+        raise Failure(EXIT_INVALID, f"{where}: cannot write: {error.strerror}") from None
+    return EXIT_OK

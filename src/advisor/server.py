@@ -1,0 +1,419 @@
+"""The HTTP API: requirements JSON in, the report out (served by ``advisor serve``).
+
+Every request is validated by the same code as a requirements file (``parse_requirements``) and
+evaluated by one shared ``Advisor`` per engine, so the API gives exactly the CLI's decisions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from advisor.catalog import Catalog
+from advisor.engine import ENGINE_NAMES
+from advisor.engine.base import CompileError, EngineError
+from advisor.inputs import InputError, parse_requirements
+from advisor.models.report import Report
+from advisor.models.requirements import Requirements
+from advisor.models.rule import Rule
+from advisor.pipeline import Advisor, tool_version
+from advisor.render import render
+
+JSON = "application/json"
+MARKDOWN = "text/markdown"
+MARKDOWN_UTF8 = "text/markdown; charset=utf-8"
+ORIGIN = "body"  # how validation messages name the request body
+MAX_DEPTH = 32  # requirements nest three levels; deeper bodies are refused before validation
+MAX_DIGITS = 100  # the largest allowed requirement value has 13 digits
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class RecommendationOut(Report):
+    """The report (as ``advisor recommend --format json`` prints it) plus its Markdown."""
+
+    markdown: str
+
+
+class RuleSummary(BaseModel):
+    """One rule as ``advisor rules list --format json`` lists it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    area: str
+    title: str
+    slot: str | None
+    component: str | None
+    strength: str
+    priority: int
+    file: str
+
+
+class Health(BaseModel):
+    """The server is up, and which tool version and rule set it serves."""
+
+    status: str
+    version: str
+    engine: str
+    rule_count: int
+    ruleset_hash: str
+
+
+class ErrorOut(BaseModel):
+    """Every error except invalid input: what was wrong and what to do."""
+
+    detail: str
+
+
+class Problem(BaseModel):
+    """One invalid input: where (``["body", section, field]``), what was wrong, what is allowed."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidInputOut(BaseModel):
+    """Invalid requirements or query parameters (HTTP 422), one entry per problem."""
+
+    detail: list[Problem]
+
+
+class _App(FastAPI):
+    """FastAPI whose OpenAPI document also describes the requirements body.
+
+    The body is read and validated by ``parse_requirements`` (strict, with its own messages),
+    not by FastAPI, so its schema is added to the generated document here.
+    """
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            document = get_openapi(title=self.title, version=self.version,
+                                   description=self.description, routes=self.routes)
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            body = Requirements.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, schema in {**body.pop("$defs", {}), "Requirements": body}.items():
+                if schemas.setdefault(name, schema) != schema:
+                    raise RuntimeError(f"two OpenAPI schemas are named {name}")
+            self.openapi_schema = document
+        return self.openapi_schema
+
+
+class _Advisors:
+    """The configured Advisor, and one per other engine built on first use and then shared."""
+
+    def __init__(self, default: Advisor) -> None:
+        self.default = default
+        self._by_engine = {default.engine.name: default}
+        self._lock = threading.Lock()
+
+    def get(self, engine: str | None) -> Advisor:
+        """The shared Advisor for ``engine`` (None: the configured one)."""
+        if engine is None:
+            return self.default
+        with self._lock:
+            if engine not in self._by_engine:
+                self._by_engine[engine] = Advisor(engine=engine, catalog=self.default.catalog)
+            return self._by_engine[engine]
+
+
+class _BodyError(ValueError):
+    pass
+
+
+def _problem(status: int, detail: str, **headers: str) -> HTTPException:
+    return HTTPException(status_code=status, detail=detail, headers=headers or None)
+
+
+def _too_large(limit: int) -> HTTPException:
+    # The rest of an oversized body is never read, so the connection cannot be reused.
+    return _problem(413, f"request body is larger than {limit} bytes", Connection="close")
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused with HTTP 413 as soon as it is known to exceed ``limit``.
+
+    Read before any other check, so every other answer leaves the connection reusable.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    received = bytearray()
+    try:
+        async for chunk in request.stream():  # a chunked body has no Content-Length to trust
+            received += chunk
+            if len(received) > limit:
+                raise _too_large(limit)
+    except ClientDisconnect:
+        raise _problem(400, "the client disconnected before sending the whole body") from None
+    media = request.headers.get("content-type", JSON).split(";", 1)[0].strip().lower()
+    if media != JSON and not media.endswith("+json"):
+        raise _problem(415, f"send the requirements as JSON with Content-Type: {JSON} "
+                            f"(got {media or 'an empty Content-Type'})")
+    return bytes(received)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _BodyError(f"duplicate key {json.dumps(key)} (each key may appear once)")
+        out[key] = value
+    return out
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise _BodyError(f"a number has more than {MAX_DIGITS} digits")
+    return int(text)
+
+
+def _check_values(data: Any) -> None:
+    """HTTP 400 for what JSON parses but no requirements document holds: deep nesting, and
+    unpaired surrogate escapes (not Unicode text, so no message could echo them)."""
+    pending = [(data, 1)]
+    while pending:
+        value, level = pending.pop()
+        if level > MAX_DEPTH:
+            raise _problem(400, f"request body nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            pending.extend((key, level + 1) for key in value)
+            pending.extend((child, level + 1) for child in value.values())
+        elif isinstance(value, list):
+            pending.extend((child, level + 1) for child in value)
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            raise _problem(400, "request body: a string holds an unpaired surrogate escape "
+                                "(\\ud800 to \\udfff), which is not Unicode text")
+
+
+def _decode(body: bytes) -> Any:
+    """The JSON document in ``body``; HTTP 400 naming what keeps it from being one."""
+    if not body.strip():
+        raise _problem(400, "request body is empty: send a JSON object of requirements "
+                            "({} when nothing is known)")
+    try:
+        data = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys,
+                          parse_int=_bounded_int)
+    except UnicodeDecodeError as error:
+        raise _problem(400, f"request body is not UTF-8 text (bad byte at offset {error.start})"
+                       ) from None
+    except json.JSONDecodeError as error:
+        raise _problem(400, f"request body is not valid JSON: {error.msg} (line {error.lineno}, "
+                            f"column {error.colno})") from None
+    except _BodyError as error:
+        raise _problem(400, f"request body: {error}") from None
+    except RecursionError:
+        raise _problem(400, f"request body nests deeper than {MAX_DEPTH} levels") from None
+    _check_values(data)
+    return data
+
+
+def _location(field: str) -> list[str | int]:
+    if field == "(document)":
+        return [ORIGIN]
+    # A list index is the only all-digit part pydantic puts in a location (keys are words).
+    parts = field.split(".")
+    return [ORIGIN, *(int(part) if part.isascii() and part.isdigit() else part for part in parts)]
+
+
+def _invalid(error: InputError) -> HTTPException:
+    """HTTP 422 in FastAPI's shape, one entry per ``InputError`` problem."""
+    detail = []
+    for line in error.problems:
+        text = line.removeprefix(f"{ORIGIN}: ")
+        field, _, message = text.partition(": ")
+        detail.append({"loc": _location(field), "msg": message or text,
+                       "type": "invalid_requirements"})
+    return HTTPException(status_code=422, detail=detail)
+
+
+def _requirements(body: bytes) -> Requirements:
+    try:
+        return parse_requirements(_decode(body), ORIGIN)
+    except InputError as error:
+        raise _invalid(error) from None
+
+
+def _check_engine(engine: str | None) -> None:
+    if engine is not None and engine not in ENGINE_NAMES:
+        raise HTTPException(status_code=422, detail=[{
+            "loc": ["query", "engine"],
+            "msg": f"unknown engine {json.dumps(engine)} (allowed: {', '.join(ENGINE_NAMES)})",
+            "type": "enum",
+        }])
+
+
+def _accept_ranges(accept: str) -> list[tuple[str, float]]:
+    ranges = []
+    for item in accept.split(","):
+        media, *parameters = item.split(";")
+        quality = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+                if not 0.0 <= quality <= 1.0:  # also refuses nan
+                    quality = 0.0
+        ranges.append((media.strip().lower(), quality))
+    return ranges
+
+
+def _negotiate(accept: str | None) -> str:
+    """JSON or Markdown, whichever the Accept header prefers (JSON on a tie or no header)."""
+    if not accept:
+        return JSON
+    ranges = _accept_ranges(accept)
+    offers = (JSON, MARKDOWN)
+
+    def preference(offer: str) -> tuple[float, int]:
+        # The most specific range that matches decides the offer's quality (RFC 9110 12.5.1).
+        best = (0.0, -1)
+        for media, quality in ranges:
+            specificity = (2 if media == offer else 1 if media == offer.split("/")[0] + "/*"
+                           else 0 if media == "*/*" else -1)
+            if specificity > best[1]:
+                best = (quality, specificity)
+        return best
+
+    (quality, _), _, chosen = max((preference(offer), -rank, offer)
+                                  for rank, offer in enumerate(offers))
+    if quality <= 0.0:
+        raise _problem(406, f"the report is available as {JSON} or {MARKDOWN}; the Accept "
+                            f"header allows neither")
+    return chosen
+
+
+def _engine_failure(engine: str, error: Exception) -> HTTPException:
+    return _problem(500, f"engine '{engine}' failed: {error}")
+
+
+_ENGINE_QUERY = Query(None, description="rule engine backend (default: the server's)",
+                      json_schema_extra={"enum": list(ENGINE_NAMES)})
+_BODY = {"requestBody": {
+    "required": True,
+    "description": "the requirements, as in a requirements file (every field optional)",
+    "content": {JSON: {"schema": {"$ref": "#/components/schemas/Requirements"}}},
+}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "the body is not a JSON document"},
+    413: {"model": ErrorOut, "description": "the body is larger than the server accepts"},
+    415: {"model": ErrorOut, "description": "the body is not sent as JSON"},
+    422: {"model": InvalidInputOut, "description": "invalid requirements or engine"},
+    500: {"model": ErrorOut, "description": "the engine failed"},
+}
+_MARKDOWN_BODY = {"content": {MARKDOWN: {"schema": {"type": "string"}}}}
+
+
+def _rule_summaries(catalog: Catalog) -> list[dict[str, Any]]:
+    return [RuleSummary(id=rule.id, area=rule.area, title=rule.title, slot=rule.slot,
+                        component=rule.recommend.component if rule.recommend else None,
+                        strength=rule.strength.value, priority=rule.priority,
+                        file=catalog.rule_files[rule.id]).model_dump()
+            for rule in catalog.rules]
+
+
+def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_000) -> FastAPI:
+    """The HTTP API over one shared ``advisor`` (default: the bundled rules, durable engine)."""
+    if max_body_bytes < 1:
+        raise ValueError(f"max_body_bytes must be at least 1, got {max_body_bytes}")
+    advisors = _Advisors(advisor if advisor is not None else Advisor())
+    catalog = advisors.default.catalog
+    summaries = _rule_summaries(catalog)
+    schema_text = json.dumps(Requirements.model_json_schema(), indent=2, sort_keys=True) + "\n"
+    app = _App(
+        title="advisor",
+        version=tool_version(),
+        description="Recommend an AWS architecture from stated requirements: every decision "
+        "names its rule, the requirement values that fired it, the alternatives it rejected "
+        "and its sources.",
+        docs_url=None,  # the interactive pages load their scripts from a CDN
+        redoc_url=None,
+    )
+
+    def evaluate(body: bytes, engine: str | None) -> Report:
+        requirements = _requirements(body)
+        chosen = advisors.get(engine)
+        try:
+            return chosen.recommend(requirements)
+        except (EngineError, CompileError) as error:
+            raise _engine_failure(chosen.engine.name, error) from None
+
+    @app.post("/v1/recommendations", response_model=RecommendationOut, openapi_extra=_BODY,
+              responses={200: _MARKDOWN_BODY, 406: {"model": ErrorOut}, **_ERRORS},
+              summary="Recommend an architecture")
+    async def recommendations(request: Request, engine: str | None = _ENGINE_QUERY) -> Response:
+        """The report as JSON with its Markdown; ``Accept: text/markdown`` for Markdown alone."""
+        body = await _read_body(request, max_body_bytes)
+        _check_engine(engine)
+        media = _negotiate(request.headers.get("accept"))
+
+        def answer() -> Response:
+            report = evaluate(body, engine)
+            markdown = render(report, "md")
+            if media == MARKDOWN:
+                return Response(markdown, media_type=MARKDOWN_UTF8, headers={"Vary": "Accept"})
+            return JSONResponse(report.model_dump(mode="json") | {"markdown": markdown},
+                                headers={"Vary": "Accept"})
+
+        return await run_in_threadpool(answer)
+
+    @app.post("/v1/design-docs", response_class=Response, openapi_extra=_BODY,
+              responses={200: _MARKDOWN_BODY, **_ERRORS}, summary="Draft a design document")
+    async def design_docs(request: Request, engine: str | None = _ENGINE_QUERY) -> Response:
+        """A design-document draft in Markdown for the requirements."""
+        body = await _read_body(request, max_body_bytes)
+        _check_engine(engine)
+
+        def answer() -> Response:
+            from advisor.design_doc import design_doc
+
+            return Response(design_doc(evaluate(body, engine)), media_type=MARKDOWN_UTF8)
+
+        return await run_in_threadpool(answer)
+
+    @app.get("/v1/schema", response_model=dict[str, Any], summary="Requirements JSON Schema")
+    def schema() -> Response:
+        """The JSON Schema of the requirements, as ``advisor schema`` prints it."""
+        return Response(schema_text, media_type=JSON)
+
+    @app.get("/v1/rules", response_model=list[RuleSummary], summary="List the rules")
+    def rules() -> Response:
+        """Every rule: id, area, title, slot, component, strength, priority and file."""
+        return JSONResponse(summaries)
+
+    @app.get("/v1/rules/{rule_id}", response_model=Rule, summary="One rule",
+             responses={404: {"model": ErrorOut}})
+    def rule(rule_id: str) -> Response:
+        """One rule as its file states it (id is case-insensitive)."""
+        try:
+            found = catalog.rule(rule_id.upper())
+        except KeyError:
+            raise _problem(404, f"no rule with id {json.dumps(rule_id)} (GET /v1/rules lists "
+                                f"all {len(catalog.rules)} rules)") from None
+        return JSONResponse(found.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    @app.get("/healthz", response_model=Health, summary="Liveness and what is served")
+    def healthz() -> Health:
+        """Status, tool version, engine, rule count and rule-set hash."""
+        return Health(status="ok", version=tool_version(), engine=advisors.default.engine.name,
+                      rule_count=len(catalog.rules), ruleset_hash=catalog.digest)
+
+    @app.exception_handler(Exception)
+    async def internal_fault(request: Request, error: Exception) -> Response:
+        # Called for faults only (client errors are HTTPExceptions); uvicorn logs the traceback.
+        return JSONResponse({"detail": "internal error; the server log has the details"},
+                            status_code=500)
+
+    return app
