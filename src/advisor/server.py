@@ -13,8 +13,8 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -26,7 +26,11 @@ from advisor.models.report import Report
 from advisor.models.requirements import Requirements
 from advisor.models.rule import Rule
 from advisor.pipeline import Advisor, tool_version
+from advisor.questions import questionnaire_schema
 from advisor.render import render
+from advisor.web import ASSETS, STATIC_DIR
+from advisor.web.report_html import report_html
+from advisor.web.state import QuestionnaireState, questionnaire_state
 
 JSON = "application/json"
 MARKDOWN = "text/markdown"
@@ -41,6 +45,9 @@ class RecommendationOut(Report):
     """The report (as ``advisor recommend --format json`` prints it) plus its Markdown."""
 
     markdown: str
+    html: str | None = Field(
+        None, description="with ?html=true only: the Markdown as an HTML <article> fragment, "
+        "the architecture diagram drawn as inline SVG")
 
 
 class RuleSummary(BaseModel):
@@ -236,6 +243,13 @@ def _invalid(error: InputError) -> HTTPException:
     return HTTPException(status_code=422, detail=detail)
 
 
+def _answers_state(body: bytes) -> QuestionnaireState:
+    try:
+        return questionnaire_state(_decode(body), ORIGIN)
+    except InputError as error:
+        raise _invalid(error) from None
+
+
 def _requirements(body: bytes) -> Requirements:
     try:
         return parse_requirements(_decode(body), ORIGIN)
@@ -250,6 +264,17 @@ def _check_engine(engine: str | None) -> None:
             "msg": f"unknown engine {json.dumps(engine)} (allowed: {', '.join(ENGINE_NAMES)})",
             "type": "enum",
         }])
+
+
+def _flag(name: str, value: str | None) -> bool:
+    """A true/false query parameter (absent: false), checked after the body is read."""
+    if value is None or value == "false":
+        return False
+    if value == "true":
+        return True
+    raise HTTPException(status_code=422, detail=[{
+        "loc": ["query", name], "msg": f"expected true or false, got {json.dumps(value)}",
+        "type": "bool"}])
 
 
 def _accept_ranges(accept: str) -> list[tuple[str, float]]:
@@ -314,6 +339,18 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorOut, "description": "the engine failed"},
 }
 _MARKDOWN_BODY = {"content": {MARKDOWN: {"schema": {"type": "string"}}}}
+_HTML_QUERY = Query(None, description="true: add the report as HTML (field `html`) to the JSON "
+                    "answer", json_schema_extra={"enum": ["true", "false"]})
+_ANSWERS_BODY = {"requestBody": {
+    "required": True,
+    "description": "the answers so far, nested like a requirements file; values are not "
+                   "checked here but reported per question",
+    "content": {JSON: {"schema": {"type": "object", "additionalProperties": {"type": "object"}}}},
+}}
+# The page and its script come from this server only; its HTML report holds no script.
+_PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                                            "frame-ancestors 'none'",
+                 "X-Content-Type-Options": "nosniff"}
 
 
 def _rule_summaries(catalog: Catalog) -> list[dict[str, Any]]:
@@ -353,10 +390,13 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_00
     @app.post("/v1/recommendations", response_model=RecommendationOut, openapi_extra=_BODY,
               responses={200: _MARKDOWN_BODY, 406: {"model": ErrorOut}, **_ERRORS},
               summary="Recommend an architecture")
-    async def recommendations(request: Request, engine: str | None = _ENGINE_QUERY) -> Response:
-        """The report as JSON with its Markdown; ``Accept: text/markdown`` for Markdown alone."""
+    async def recommendations(request: Request, engine: str | None = _ENGINE_QUERY,
+                              html: str | None = _HTML_QUERY) -> Response:
+        """The report as JSON with its Markdown (and with ``?html=true`` its HTML);
+        ``Accept: text/markdown`` for the Markdown alone."""
         body = await _read_body(request, max_body_bytes)
         _check_engine(engine)
+        with_html = _flag("html", html)
         media = _negotiate(request.headers.get("accept"))
 
         def answer() -> Response:
@@ -364,7 +404,10 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_00
             markdown = render(report, "md")
             if media == MARKDOWN:
                 return Response(markdown, media_type=MARKDOWN_UTF8, headers={"Vary": "Accept"})
-            return JSONResponse(report.model_dump(mode="json") | {"markdown": markdown},
+            extra = {"markdown": markdown}
+            if with_html:
+                extra["html"] = report_html(report, markdown)
+            return JSONResponse(report.model_dump(mode="json") | extra,
                                 headers={"Vary": "Accept"})
 
         return await run_in_threadpool(answer)
@@ -403,6 +446,39 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_00
             raise _problem(404, f"no rule with id {json.dumps(rule_id)} (GET /v1/rules lists "
                                 f"all {len(catalog.rules)} rules)") from None
         return JSONResponse(found.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    questionnaire = questionnaire_schema()
+
+    @app.get("/v1/questionnaire", response_model=dict[str, Any], summary="The questionnaire")
+    def questionnaire_document() -> Response:
+        """Sections in order, then every question with its help, kind, choices, bounds,
+        default and skip conditions, as ``advisor ask`` asks them."""
+        return JSONResponse(questionnaire)
+
+    @app.post("/v1/questionnaire/state", response_model=QuestionnaireState,
+              openapi_extra=_ANSWERS_BODY, summary="Where a partly filled questionnaire stands",
+              responses={422: {"model": InvalidInputOut,
+                               "description": "a section or question that does not exist"},
+                         **{code: _ERRORS[code] for code in (400, 413, 415)}})
+    async def questionnaire_progress(request: Request) -> Response:
+        """The questions asked given these answers, the problems with each answer, and the
+        requirements the valid answers to asked questions make."""
+        body = await _read_body(request, max_body_bytes)
+        state = await run_in_threadpool(_answers_state, body)
+        return JSONResponse(state.model_dump(mode="json"))
+
+    page = (STATIC_DIR / "index.html").read_bytes()
+    assets = {name: (STATIC_DIR / name).read_bytes() for name in ASSETS}
+
+    @app.get("/", include_in_schema=False)
+    def index() -> Response:
+        return HTMLResponse(page, headers=_PAGE_HEADERS)
+
+    @app.get("/web/{name}", include_in_schema=False)
+    def asset(name: str) -> Response:
+        if name not in assets:
+            raise _problem(404, f"no file {json.dumps(name)} (files: {', '.join(ASSETS)})")
+        return Response(assets[name], media_type=ASSETS[name], headers=_PAGE_HEADERS)
 
     @app.get("/healthz", response_model=Health, summary="Liveness and what is served")
     def healthz() -> Health:
