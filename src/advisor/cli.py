@@ -22,6 +22,7 @@ from advisor.cli_common import (
     emit,
     report_for_file,
 )
+from advisor.cli_diff import register as register_diff
 from advisor.cli_doc import register as register_doc
 from advisor.cli_serve import register as register_serve
 from advisor.coverage import KINDS
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_ask(sub)
     register_doc(sub)
     register_serve(sub)
+    register_diff(sub)
     return parser
 
 

@@ -22,7 +22,8 @@ from advisor.models.report import (
 )
 from advisor.models.rule import ComponentCategory, Resilience
 
-_ARROWS = {
+# Mermaid arrow per edge kind.
+ARROWS = {
     "sync_request": "-->",
     "async_message": "-.->",
     "event": "-.->",
@@ -107,7 +108,8 @@ def check_graph(
     )
 
 
-def _quote(text: str) -> str:
+def mermaid_quote(text: str) -> str:
+    """Text safe inside a quoted Mermaid label."""
     return text.replace('"', "'")
 
 
@@ -116,11 +118,11 @@ def to_mermaid(catalog: Catalog, graph: nx.DiGraph) -> str:
     lines = ["flowchart LR"]
     order = {slot: index for index, slot in enumerate(catalog.slots)}
     for node in sorted(graph, key=lambda item: order[item]):
-        lines.append(f'  {node}["{_quote(graph.nodes[node]["label"])}"]')
+        lines.append(f'  {node}["{mermaid_quote(graph.nodes[node]["label"])}"]')
     for source, target in sorted(graph.edges, key=lambda e: (order[e[0]], order[e[1]])):
         data = graph.edges[source, target]
-        arrow = _ARROWS[data["kind"]]
-        lines.append(f'  {source} {arrow}|"{_quote(data["label"])}"| {target}')
+        arrow = ARROWS[data["kind"]]
+        lines.append(f'  {source} {arrow}|"{mermaid_quote(data["label"])}"| {target}')
     return "\n".join(lines)
 
 
