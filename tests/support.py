@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from advisor.paths import examples_dir, rules_dir
 
@@ -105,3 +106,11 @@ def serving(log: Path, *args: str) -> Iterator[str]:
             process.kill()
             process.wait()
     assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def bounded(max_examples: int) -> settings:
+    """Hypothesis settings for a test that uses fixtures and whole-pipeline runs: a fixed number
+    of examples, so CI stays fast, and no per-example deadline on a noisy machine."""
+    return settings(max_examples=max_examples, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])

@@ -287,7 +287,7 @@ def test_a_refused_answer_gets_the_message_recommend_gives(tmp_path: Path) -> No
     assert result.returncode == 2
     expected = result.stderr.split("messaging.priority_levels: ", 1)[1].strip()
     (problem,) = check_answer({}, QUESTIONS["messaging.priority_levels"], 0)
-    assert problem == f"answer: messaging.priority_levels: {expected}"
+    assert str(problem) == f"answer: messaging.priority_levels: {expected}"
 
 
 class Scripted:

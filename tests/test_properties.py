@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from advisor.cli import main
@@ -17,6 +17,7 @@ from advisor.facts import requirement_fields
 from advisor.inputs import InputError, parse_requirements
 from advisor.pipeline import Advisor
 from advisor.render import render
+from support import bounded
 
 _FIELDS: dict[str, list[str]] = {}
 for _section, _field, _ in requirement_fields():
@@ -55,8 +56,7 @@ def _names(document: dict[str, Any]) -> set[str]:
     return names
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@bounded(150)
 @given(document=_documents())
 def test_any_document_is_either_fully_reported_or_refused_naming_its_field(
     durable: Advisor, document: dict[str, Any]
@@ -79,8 +79,7 @@ def test_any_document_is_either_fully_reported_or_refused_naming_its_field(
     assert json.loads(render(report, "json"))["input_hash"] == report.input_hash
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@bounded(25)
 @given(document=_documents())
 def test_the_cli_refuses_a_rejected_document_with_exit_2_and_no_traceback(
     tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],

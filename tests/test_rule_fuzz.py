@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from advisor.catalog import CatalogError, load_catalog
 from advisor.cli import main
 from advisor.paths import rules_dir
-from support import minimal_rules
+from support import bounded, minimal_rules
 
 # Rules of several purposes: a recommendation, a capacity formula, a conflict and a review.
 SOURCES = sorted(
@@ -60,8 +60,7 @@ def _mutated(draw: st.DrawFn) -> tuple[str, str]:
     return relative, "\n".join(lines) + "\n"
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@bounded(60)
 @given(mutation=_mutated())
 def test_a_mutated_rule_file_loads_or_is_refused_with_located_problems(
     tmp_path_factory: pytest.TempPathFactory, mutation: tuple[str, str]
@@ -76,8 +75,7 @@ def test_a_mutated_rule_file_loads_or_is_refused_with_located_problems(
             assert problem.file and problem.line >= 1 and problem.problem, problem
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@bounded(15)
 @given(mutation=_mutated())
 def test_lint_of_a_mutated_rule_file_exits_0_or_2_without_a_traceback(
     tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],

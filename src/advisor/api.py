@@ -6,29 +6,21 @@ One ``Advisor`` per engine is built on first use and reused for the life of the 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from advisor.engine import ENGINE_NAMES
 from advisor.inputs import parse_requirements, read_requirements
 from advisor.models.report import Report
 from advisor.models.requirements import Requirements
-from advisor.pipeline import Advisor
+from advisor.pipeline import Advisor, AdvisorPool
 
-_advisors: dict[str, Advisor] = {}
-_advisors_lock = threading.Lock()
+_POOL = AdvisorPool()
 
 
 def advisor_for(engine: str = "durable") -> Advisor:
     """The process-wide ``Advisor`` for ``engine`` over the bundled rules, built once."""
-    if engine not in ENGINE_NAMES:
-        raise ValueError(f"unknown engine '{engine}' (allowed: {', '.join(ENGINE_NAMES)})")
-    with _advisors_lock:
-        if engine not in _advisors:
-            _advisors[engine] = Advisor(engine=engine)
-        return _advisors[engine]
+    return _POOL.get(engine)
 
 
 def recommend(

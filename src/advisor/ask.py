@@ -168,7 +168,7 @@ def run(questions: Sequence[Question], answers: Answers, terminal: Terminal,
             problems = [] if value is None else check_answer(answers, question, value)
             if not problems:
                 break
-            problem = "\n".join(problems)
+            problem = "\n".join(str(item) for item in problems)
         answers = with_answer(answers, question, value)
         on_answer(answers)
     return Result(answers, finished=True)

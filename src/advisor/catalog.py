@@ -122,6 +122,16 @@ class Catalog:
         """The rule with this id (KeyError if absent)."""
         return self._by_id[rule_id]
 
+    def summaries(self) -> list[dict[str, Any]]:
+        """One row per rule, as ``advisor rules list`` and ``GET /v1/rules`` list them."""
+        return [
+            {"id": rule.id, "area": rule.area, "title": rule.title, "slot": rule.slot,
+             "component": rule.recommend.component if rule.recommend else None,
+             "strength": rule.strength.value, "priority": rule.priority,
+             "file": self.rule_files[rule.id]}
+            for rule in self.rules
+        ]
+
 
 def _location(path: Path, root: Path) -> str:
     try:

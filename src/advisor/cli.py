@@ -41,14 +41,7 @@ def _recommend(args: argparse.Namespace) -> int:
 def _rules_list(args: argparse.Namespace) -> int:
     catalog = catalog_or_fail(args.rules)
     if args.format == "json":
-        rows = [
-            {"id": rule.id, "area": rule.area, "title": rule.title,
-             "slot": rule.slot, "component": rule.recommend.component if rule.recommend else None,
-             "strength": rule.strength.value, "priority": rule.priority,
-             "file": catalog.rule_files[rule.id]}
-            for rule in catalog.rules
-        ]
-        emit(json.dumps(rows, indent=2) + "\n", None)
+        emit(json.dumps(catalog.summaries(), indent=2) + "\n", None)
         return EXIT_OK
     width = max((len(rule.id) for rule in catalog.rules), default=2)
     lines = []

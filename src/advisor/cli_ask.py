@@ -19,12 +19,13 @@ from advisor.cli_common import (
     EXIT_OK,
     Failure,
     catalog_or_fail,
+    check_writable,
     emit,
     write_atomically,
 )
 from advisor.engine import ENGINE_NAMES
 from advisor.engine.base import CompileError, EngineError
-from advisor.inputs import InputError, parse_requirements, read_requirements
+from advisor.inputs import InputError, Problem, parse_requirements, read_requirements
 from advisor.pipeline import Advisor
 from advisor.render import FORMATS, render
 from advisor.yamlio import parse_yaml
@@ -59,18 +60,11 @@ def register(subparsers: Any) -> None:
     ask.set_defaults(handler=_ask)
 
 
-def _check_writable(option: str, value: str | None) -> None:
-    if value is None or value == "-":
-        return
-    directory = Path(value).resolve().parent
-    if not directory.is_dir():
-        raise Failure(EXIT_INVALID, f"{option} {value}: directory {directory} does not exist")
-
-
 def read_answers(path: str) -> Answers:
     """The answers in a requirements file, keeping ``null`` (asked, not known) as answered."""
     if path == "-":
-        raise InputError(["--answers -: standard input carries the replies; give a file"])
+        raise InputError([Problem("--answers -", None,
+                                  "standard input carries the replies; give a file")])
     read_requirements(path)  # every check and message of `advisor recommend`
     data = parse_yaml(Path(path).read_text(encoding="utf-8")).data or {}
     return {section: dict(fields) for section, fields in data.items() if fields}
@@ -92,7 +86,7 @@ def _ask(args: argparse.Namespace) -> int:
     from advisor.questions import QuestionnaireError, questions
 
     for option, value in (("-o", args.output), ("--save", args.save)):
-        _check_writable(option, value)
+        check_writable(option, value)
     try:
         asked = questions()
     except QuestionnaireError as error:

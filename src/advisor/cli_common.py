@@ -12,6 +12,7 @@ from advisor.catalog import Catalog, CatalogError, load_catalog
 from advisor.engine.base import CompileError, EngineError
 from advisor.inputs import InputError, read_requirements
 from advisor.models.report import Report
+from advisor.models.requirements import Requirements
 from advisor.paths import rules_dir
 from advisor.pipeline import Advisor
 
@@ -60,15 +61,42 @@ def catalog_or_fail(rules: str | None) -> Catalog:
         raise Failure(EXIT_INVALID, f"{error}\n{count} problem(s) in the rules") from None
 
 
+def check_writable(option: str, value: str | None) -> None:
+    """Refuse an output path whose directory does not exist, before any work is done."""
+    if value is None or value == "-":
+        return
+    directory = Path(value).resolve().parent
+    if not directory.is_dir():
+        raise Failure(EXIT_INVALID, f"{option} {value}: directory {directory} does not exist")
+
+
+def requirements_or_fail(path: str) -> Requirements:
+    """The requirements in a file ('-': stdin); their problems as a ``Failure``."""
+    try:
+        return read_requirements(path)
+    except InputError as error:
+        raise Failure(EXIT_INVALID, str(error)) from None
+
+
+def advisor_or_fail(catalog: Catalog, engine: str) -> Advisor:
+    """An Advisor compiled for ``engine``; a compile failure as a ``Failure``."""
+    try:
+        return Advisor(engine=engine, catalog=catalog)
+    except (EngineError, CompileError) as error:
+        raise Failure(EXIT_ENGINE, f"engine '{engine}' failed: {error}") from None
+
+
+def recommend_or_fail(advisor: Advisor, requirements: Requirements) -> Report:
+    """The report; an engine failure as a ``Failure``."""
+    try:
+        return advisor.recommend(requirements)
+    except (EngineError, CompileError) as error:
+        raise Failure(EXIT_ENGINE, f"engine '{advisor.engine.name}' failed: {error}") from None
+
+
 def report_for_file(path: str, rules: str | None, engine: str) -> Report:
     """The report for a requirements file ('-': stdin); bad input, bad rules and engine
     failures become a ``Failure`` with their exit code."""
-    try:
-        requirements = read_requirements(path)
-    except InputError as error:
-        raise Failure(EXIT_INVALID, str(error)) from None
-    catalog = catalog_or_fail(rules)
-    try:
-        return Advisor(engine=engine, catalog=catalog).recommend(requirements)
-    except (EngineError, CompileError) as error:
-        raise Failure(EXIT_ENGINE, f"engine '{engine}' failed: {error}") from None
+    requirements = requirements_or_fail(path)
+    advisor = advisor_or_fail(catalog_or_fail(rules), engine)
+    return recommend_or_fail(advisor, requirements)

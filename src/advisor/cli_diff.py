@@ -9,19 +9,17 @@ from __future__ import annotations
 import argparse
 
 from advisor.cli_common import (
-    EXIT_ENGINE,
     EXIT_INVALID,
     EXIT_OK,
     Failure,
+    advisor_or_fail,
     catalog_or_fail,
     emit,
+    recommend_or_fail,
+    requirements_or_fail,
 )
 from advisor.diff import ReportDiff, RulesDiff, diff_reports, diff_rule_sets, render_diff
 from advisor.engine import ENGINE_NAMES
-from advisor.engine.base import CompileError, EngineError
-from advisor.inputs import InputError, read_requirements
-from advisor.models.report import Report
-from advisor.models.requirements import Requirements
 from advisor.paths import examples_dir
 from advisor.pipeline import Advisor
 
@@ -61,29 +59,22 @@ def run_diff(args: argparse.Namespace) -> int:
             for path in sorted(examples_dir().glob("*.yaml"))}
         if not files:
             raise Failure(EXIT_INVALID, f"no requirement files given and none in {examples_dir()}")
-        profiles = [(name, _read(path)) for name, path in files.items()]
+        profiles = [(name, requirements_or_fail(path)) for name, path in files.items()]
         old, new = _advisor(rules[0], args.engine), _advisor(rules[1], args.engine)
         result = diff_rule_sets(rules[0], rules[1], [
-            (file, _recommend(old, requirements), _recommend(new, requirements))
+            (file, recommend_or_fail(old, requirements), recommend_or_fail(new, requirements))
             for file, requirements in profiles])
     else:
         if len(args.files) != 2:
             raise Failure(EXIT_INVALID, f"expected two requirement files (A and B), got "
                                         f"{len(args.files)}; to compare rule versions give "
                                         "--rules twice")
-        first, second = _read(args.files[0]), _read(args.files[1])
+        first, second = requirements_or_fail(args.files[0]), requirements_or_fail(args.files[1])
         advisor = _advisor(rules[0] if rules else None, args.engine)
-        result = diff_reports(_recommend(advisor, first), _recommend(advisor, second),
+        result = diff_reports(recommend_or_fail(advisor, first), recommend_or_fail(advisor, second),
                               args.files[0], args.files[1])
     emit(render_diff(result, args.format), args.output)
     return EXIT_DIFFERENT if result.differs else EXIT_OK
-
-
-def _read(path: str) -> Requirements:
-    try:
-        return read_requirements(path)
-    except InputError as error:
-        raise Failure(EXIT_INVALID, str(error)) from None
 
 
 def _advisor(rules: str | None, engine: str) -> Advisor:
@@ -94,14 +85,4 @@ def _advisor(rules: str | None, engine: str) -> Advisor:
             raise
         # With two rule directories, say which one is broken.
         raise Failure(failure.code, f"--rules {rules}:\n{failure}") from None
-    try:
-        return Advisor(engine=engine, catalog=catalog)
-    except (EngineError, CompileError) as error:
-        raise Failure(EXIT_ENGINE, f"engine '{engine}' failed: {error}") from None
-
-
-def _recommend(advisor: Advisor, requirements: Requirements) -> Report:
-    try:
-        return advisor.recommend(requirements)
-    except (EngineError, CompileError) as error:
-        raise Failure(EXIT_ENGINE, f"engine '{advisor.engine.name}' failed: {error}") from None
+    return advisor_or_fail(catalog, engine)

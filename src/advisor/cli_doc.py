@@ -9,6 +9,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from advisor.cli_common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Failure,
+    check_writable,
+    emit,
+    report_for_file,
+    write_atomically,
+)
 from advisor.engine import ENGINE_NAMES
 
 
@@ -31,25 +40,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_doc(args: argparse.Namespace) -> int:
     """Handle ``advisor doc``; raises ``advisor.cli_common.Failure`` for a user's mistake."""
-    # Imported here, not at module level: registering the subcommand must stay cheap.
-    from advisor.cli_common import (
-        EXIT_INVALID,
-        EXIT_OK,
-        Failure,
-        emit,
-        report_for_file,
-        write_atomically,
-    )
     from advisor.design_doc import DesignDocError, adr_files, design_doc
 
     templates = Path(args.templates) if args.templates else None
     adr_dir = Path(args.adr_dir) if args.adr_dir else None
     if adr_dir is not None and adr_dir.exists() and not adr_dir.is_dir():
         raise Failure(EXIT_INVALID, f"--adr-dir {adr_dir}: exists and is not a directory")
-    if args.output not in (None, "-"):
-        parent = Path(args.output).resolve().parent
-        if not parent.is_dir():
-            raise Failure(EXIT_INVALID, f"{args.output}: directory {parent} does not exist")
+    check_writable("-o", args.output)
     report = report_for_file(args.file, args.rules, args.engine)
     try:
         document = design_doc(report, templates)

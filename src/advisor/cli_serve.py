@@ -1,7 +1,4 @@
-"""``advisor serve``: run the HTTP API (``advisor.server``) with uvicorn, on loopback by default.
-
-Also runnable on its own as ``python -m advisor.cli_serve [options]``, with the same options.
-"""
+"""``advisor serve``: run the HTTP API (``advisor.server``) with uvicorn, on loopback by default."""
 
 from __future__ import annotations
 
@@ -10,29 +7,17 @@ import errno
 import ipaddress
 import socket
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from advisor.catalog import CatalogError, load_catalog
+from advisor.cli_common import EXIT_INVALID, EXIT_OK, Failure, advisor_or_fail, catalog_or_fail
 from advisor.engine import ENGINE_NAMES
-from advisor.engine.base import CompileError, EngineError
-from advisor.paths import rules_dir
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-EXIT_OK = 0
-EXIT_INVALID = 2
-EXIT_ENGINE = 3
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MAX_BODY_BYTES = 1_000_000
-
-
-class _Failure(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,13 +44,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host``:``port``; a clear ``_Failure`` when that is impossible."""
+    """A socket bound to ``host``:``port``; a clear ``Failure`` when that is impossible."""
     try:
         family, kind, protocol, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     except (socket.gaierror, UnicodeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
-        raise _Failure(EXIT_INVALID, f"--host {host}: not an address of this machine "
+        raise Failure(EXIT_INVALID, f"--host {host}: not an address of this machine "
                                      f"({reason})") from None
     listener = socket.socket(family, kind, protocol)
     try:
@@ -76,7 +61,7 @@ def _listen(host: str, port: int) -> socket.socket:
         listener.close()
         hint = ("use an address of this machine, e.g. 127.0.0.1" if error.errno != errno.EADDRINUSE
                 else f"another process is listening on port {port}; choose another with --port")
-        raise _Failure(EXIT_INVALID, f"cannot listen on {host}:{port}: "
+        raise Failure(EXIT_INVALID, f"cannot listen on {host}:{port}: "
                                      f"{(error.strerror or str(error)).lower()} ({hint})") from None
     return listener
 
@@ -85,11 +70,12 @@ def _is_loopback(listener: socket.socket) -> bool:
     return ipaddress.ip_address(listener.getsockname()[0]).is_loopback
 
 
-def _serve(args: argparse.Namespace) -> int:
+def serve(args: argparse.Namespace) -> int:
+    """Run the server until interrupted; raises ``Failure`` for bad options or rules."""
     if not 0 <= args.port <= 65535:
-        raise _Failure(EXIT_INVALID, f"--port {args.port}: not a TCP port (0 to 65535)")
+        raise Failure(EXIT_INVALID, f"--port {args.port}: not a TCP port (0 to 65535)")
     if args.max_body_bytes < 1:
-        raise _Failure(EXIT_INVALID, f"--max-body-bytes {args.max_body_bytes}: must be at "
+        raise Failure(EXIT_INVALID, f"--max-body-bytes {args.max_body_bytes}: must be at "
                                      "least 1")
     # Bound here, not by uvicorn, so a busy port is a clear error and is found first.
     listener = _listen(args.host, args.port)
@@ -113,27 +99,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _app(args: argparse.Namespace) -> tuple[FastAPI, int]:
-    from advisor.pipeline import Advisor
     from advisor.server import create_app
 
-    try:
-        catalog = load_catalog(Path(args.rules) if args.rules else rules_dir())
-    except CatalogError as error:
-        raise _Failure(EXIT_INVALID, f"{error}\n{len(error.problems)} problem(s) in the rules"
-                       ) from None
-    try:
-        advisor = Advisor(engine=args.engine, catalog=catalog)
-    except (EngineError, CompileError) as error:
-        raise _Failure(EXIT_ENGINE, f"engine '{args.engine}' failed: {error}") from None
+    catalog = catalog_or_fail(args.rules)
+    advisor = advisor_or_fail(catalog, args.engine)
     return create_app(advisor, max_body_bytes=args.max_body_bytes), len(catalog.rules)
-
-
-def serve(args: argparse.Namespace) -> int:
-    """Run the server until interrupted; returns the exit code (2: bad options, 3: engine)."""
-    try:
-        return _serve(args)
-    except _Failure as failure:
-        message = str(failure)
-        sys.stderr.write(f"advisor: {message}\n" if "\n" not in message
-                         else f"advisor: error\n{message}\n")
-        return failure.code

@@ -16,6 +16,8 @@ from typing import Any
 import jinja2
 from pydantic import BaseModel, ConfigDict
 
+from advisor.catalog import DECISION_PREFIX
+from advisor.facts import requirement_fields
 from advisor.models.report import (
     CapacityOut,
     ConflictOut,
@@ -25,7 +27,6 @@ from advisor.models.report import (
     ReviewFinding,
     WarningOut,
 )
-from advisor.models.requirements import Requirements
 from advisor.paths import templates_dir
 from advisor.render import environment, tidy_markdown
 
@@ -92,7 +93,7 @@ def decision_records(report: Report) -> list[DecisionRecord]:
     records = []
     by_number = {reference.number: reference for reference in report.references}
     for number, decision in enumerate(report.decisions, start=1):
-        fact = f"decision.{decision.slot}"
+        fact = f"{DECISION_PREFIX}{decision.slot}"
         contenders = [contender.rule_id for contender in decision.contenders]
         involved = {decision.rule_id, *contenders}
         warnings = [item for item in report.warnings
@@ -128,13 +129,8 @@ def decision_records(report: Report) -> list[DecisionRecord]:
 @functools.lru_cache(maxsize=1)
 def _field_descriptions() -> dict[str, str]:
     """Every requirement field's description, from the requirements model itself."""
-    out = {}
-    for section, section_field in Requirements.model_fields.items():
-        model = section_field.annotation
-        assert isinstance(model, type) and issubclass(model, BaseModel)
-        for name, field in model.model_fields.items():
-            out[f"{section}.{name}"] = field.description or ""
-    return out
+    return {f"{section}.{name}": field.description or ""
+            for section, name, field in requirement_fields()}
 
 
 def requirement_rows(report: Report) -> list[RequirementRow]:

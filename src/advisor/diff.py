@@ -7,14 +7,13 @@ Pure functions over ``Report`` objects; the words around the result live in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from advisor.graph import ARROWS, mermaid_quote
 from advisor.models.report import Decision, Evidence, GraphEdge, GraphNode, Out, Report
-from advisor.render import environment, tidy_markdown
+from advisor.render import environment, render_json, tidy_markdown
 
 
 class FieldChange(Out):
@@ -246,6 +245,6 @@ def render_diff(diff: ReportDiff | RulesDiff, output_format: str,
                 directory: Path | None = None) -> str:
     """A diff as Markdown (``templates/diff.md.j2``) or indented JSON."""
     if output_format == "json":
-        return json.dumps(diff.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+        return render_json(diff)
     template = environment(directory).get_template("diff.md.j2")
     return tidy_markdown(template.render(diff=diff))

@@ -8,7 +8,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,39 @@ from advisor.yamlio import LocatedDocument, YamlError, parse_yaml
 MAX_INPUT_BYTES = 1_000_000
 
 
-class InputError(Exception):
-    """The requirements are invalid; ``problems`` lists each one."""
+Location = tuple[str | int, ...]
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem with an input: where it is, which field, what was wrong and what is allowed.
+
+    ``field`` is the path inside the document (``()``: the document itself) or None when the
+    problem is with the file as a whole (missing, unreadable, not YAML)."""
+
+    where: str  # the origin, with ':<line>' when known
+    field: Location | None
+    message: str
+
+    @property
+    def text(self) -> str:
+        """The problem without its origin: '<field>: <message>'."""
+        if self.field is None:
+            return self.message
+        return f"{'.'.join(str(part) for part in self.field) or '(document)'}: {self.message}"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.text}"
+
+
+class InputError(Exception):
+    """The requirements are invalid; ``details`` holds each problem, ``problems`` each as a
+    line ('<origin>[:line]: <field>: <problem> (<allowed>)')."""
+
+    def __init__(self, details: Sequence[Problem]) -> None:
+        self.details = list(details)
+        self.problems = [str(problem) for problem in self.details]
+        super().__init__("\n".join(self.problems))
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,12 +122,11 @@ def _unsupported_value(data: Any, path: tuple[str | int, ...] = ()) -> tuple[Any
 
 def describe_validation_error(
     error: ValidationError, origin: str, doc: LocatedDocument | None = None
-) -> list[str]:
-    """One line per problem: '<origin>[:line]: <field>: <problem> (<allowed>)'."""
+) -> list[Problem]:
+    """One problem per validation error, with what is allowed in the field."""
     out = []
     for item in error.errors():
         loc = tuple(item["loc"])
-        field = ".".join(str(part) for part in loc) or "(document)"
         section = str(loc[0]) if loc else ""
         name = str(loc[1]) if len(loc) > 1 and isinstance(loc[1], str) else ""
         if item["type"] == "extra_forbidden":
@@ -113,7 +140,7 @@ def describe_validation_error(
             allowed = _allowed(section, name) if loc else ""
         where = f"{origin}:{doc.line_of(loc)}" if doc is not None else origin
         suffix = f" ({allowed})" if allowed else ""
-        out.append(f"{where}: {field}: {problem}{suffix}")
+        out.append(Problem(where, loc, f"{problem}{suffix}"))
     return out
 
 
@@ -123,14 +150,13 @@ def parse_requirements(data: Any, origin: str = "<input>",
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InputError([f"{origin}: (document): expected a mapping of sections, "
-                          f"got {type(data).__name__}"])
+        raise InputError([Problem(origin, (), "expected a mapping of sections, "
+                                  f"got {type(data).__name__}")])
     bad = _unsupported_value(data)
     if bad is not None:
-        field = ".".join(str(part) for part in bad)
         where = f"{origin}:{doc.line_of(bad)}" if doc is not None else origin
-        raise InputError([f"{where}: {field}: unsupported value (use true/false, a number, "
-                          "a string or a list; quote dates)"])
+        raise InputError([Problem(where, bad, "unsupported value (use true/false, a number, "
+                                  "a string or a list; quote dates)")])
     text = json.dumps(data)
     try:
         return Requirements.model_validate_json(text)
@@ -147,20 +173,21 @@ def read_requirements(path: str) -> Requirements:
         else:
             file = Path(path)
             if file.is_dir():
-                raise InputError([f"{origin}: is a directory, not a requirements file"])
+                raise InputError([Problem(origin, None, "is a directory, not a requirements file")])
             if not file.is_file():
-                raise InputError([f"{origin}: no such file"])
+                raise InputError([Problem(origin, None, "no such file")])
             if file.stat().st_size > MAX_INPUT_BYTES:
-                raise InputError([f"{origin}: file is larger than {MAX_INPUT_BYTES} bytes"])
+                raise InputError([Problem(origin, None,
+                                          f"file is larger than {MAX_INPUT_BYTES} bytes")])
             text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise InputError([f"{origin}: not UTF-8 text"]) from None
+        raise InputError([Problem(origin, None, "not UTF-8 text")]) from None
     except OSError as error:
-        raise InputError([f"{origin}: cannot read: {error.strerror}"]) from None
+        raise InputError([Problem(origin, None, f"cannot read: {error.strerror}")]) from None
     if len(text) > MAX_INPUT_BYTES:
-        raise InputError([f"{origin}: input is larger than {MAX_INPUT_BYTES} bytes"])
+        raise InputError([Problem(origin, None, f"input is larger than {MAX_INPUT_BYTES} bytes")])
     try:
         doc = parse_yaml(text)  # YAML is a superset of JSON: one parser for both
     except YamlError as error:
-        raise InputError([f"{origin}:{error.line}: {error.problem}"]) from None
+        raise InputError([Problem(f"{origin}:{error.line}", None, error.problem)]) from None
     return parse_requirements(doc.data, origin, doc)

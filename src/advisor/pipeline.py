@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -89,3 +91,24 @@ class Advisor:
             references=resolution.references,
             trace=list(trace.firings),
         )
+
+
+class AdvisorPool:
+    """One shared ``Advisor`` per engine over one catalog, each compiled on first use.
+
+    Compiling costs far more than a recommendation and durable-rules never frees a compiled
+    rule set, so a long-lived process (the HTTP API, the Python API) keeps one per engine."""
+
+    def __init__(self, catalog: Catalog | None = None, advisors: Iterable[Advisor] = ()) -> None:
+        self._catalog = catalog
+        self._advisors = {advisor.engine.name: advisor for advisor in advisors}
+        self._lock = threading.Lock()
+
+    def get(self, engine: str) -> Advisor:
+        """The shared Advisor for ``engine``; ``ValueError`` for an engine that does not exist."""
+        with self._lock:
+            if engine not in self._advisors:
+                if self._catalog is None:
+                    self._catalog = load_catalog(rules_dir())
+                self._advisors[engine] = Advisor(engine=engine, catalog=self._catalog)
+            return self._advisors[engine]

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serial
 from advisor.catalog import clause_problems
 from advisor.conditions import holds
 from advisor.facts import Facts, FactSpec, build_facts, requirement_fact_specs, requirement_fields
-from advisor.inputs import InputError, parse_requirements
+from advisor.inputs import InputError, Problem, parse_requirements
 from advisor.models.requirements import MAX_NUMBER, Requirements
 from advisor.models.rule import Clause, Operator
 from advisor.paths import templates_dir
@@ -290,16 +290,19 @@ def with_answer(answers: Answers, question: Question, value: Any) -> Answers:
     return out
 
 
-def check_answer(answers: Answers, question: Question, value: Any) -> list[str]:
+def check_answer(answers: Answers, question: Question, value: Any) -> list[Problem]:
     """The model's problems with ``value`` as the answer to ``question`` (empty: valid).
 
-    Messages are those of ``advisor recommend`` and the HTTP API for the same value.
+    Messages are those of ``advisor recommend`` and the HTTP API for the same value; problems
+    with the question's own field (or an item of it) come first and alone when there are any.
     """
     try:
         parse_requirements(with_answer(answers, question, value), "answer")
     except InputError as error:
-        own = [problem for problem in error.problems if f": {question.id}" in problem]
-        return own or error.problems
+        own = [problem for problem in error.details
+               if problem.field is not None and problem.field[:2] == (question.section,
+                                                                     question.field)]
+        return own or error.details
     return []
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from pydantic import BaseModel
 
 from advisor import cache
 from advisor.models.report import Report
@@ -86,9 +87,9 @@ def tidy_markdown(text: str) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
-def render_json(report: Report) -> str:
-    """The report as indented JSON with a trailing newline."""
-    return json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+def render_json(document: BaseModel) -> str:
+    """A report (or any output model) as indented JSON with a trailing newline."""
+    return json.dumps(document.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
 def render(report: Report, output_format: str, directory: Path | None = None) -> str:

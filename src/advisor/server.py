@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -18,14 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from advisor.catalog import Catalog
 from advisor.engine import ENGINE_NAMES
 from advisor.engine.base import CompileError, EngineError
 from advisor.inputs import InputError, parse_requirements
 from advisor.models.report import Report
 from advisor.models.requirements import Requirements
 from advisor.models.rule import Rule
-from advisor.pipeline import Advisor, tool_version
+from advisor.pipeline import Advisor, AdvisorPool, tool_version
 from advisor.questions import questionnaire_schema
 from advisor.render import render
 from advisor.web import ASSETS, STATIC_DIR
@@ -113,24 +111,6 @@ class _App(FastAPI):
                     raise RuntimeError(f"two OpenAPI schemas are named {name}")
             self.openapi_schema = document
         return self.openapi_schema
-
-
-class _Advisors:
-    """The configured Advisor, and one per other engine built on first use and then shared."""
-
-    def __init__(self, default: Advisor) -> None:
-        self.default = default
-        self._by_engine = {default.engine.name: default}
-        self._lock = threading.Lock()
-
-    def get(self, engine: str | None) -> Advisor:
-        """The shared Advisor for ``engine`` (None: the configured one)."""
-        if engine is None:
-            return self.default
-        with self._lock:
-            if engine not in self._by_engine:
-                self._by_engine[engine] = Advisor(engine=engine, catalog=self.default.catalog)
-            return self._by_engine[engine]
 
 
 class _BodyError(ValueError):
@@ -224,22 +204,10 @@ def _decode(body: bytes) -> Any:
     return data
 
 
-def _location(field: str) -> list[str | int]:
-    if field == "(document)":
-        return [ORIGIN]
-    # A list index is the only all-digit part pydantic puts in a location (keys are words).
-    parts = field.split(".")
-    return [ORIGIN, *(int(part) if part.isascii() and part.isdigit() else part for part in parts)]
-
-
 def _invalid(error: InputError) -> HTTPException:
     """HTTP 422 in FastAPI's shape, one entry per ``InputError`` problem."""
-    detail = []
-    for line in error.problems:
-        text = line.removeprefix(f"{ORIGIN}: ")
-        field, _, message = text.partition(": ")
-        detail.append({"loc": _location(field), "msg": message or text,
-                       "type": "invalid_requirements"})
+    detail = [{"loc": [ORIGIN, *(problem.field or ())], "msg": problem.message,
+               "type": "invalid_requirements"} for problem in error.details]
     return HTTPException(status_code=422, detail=detail)
 
 
@@ -353,21 +321,14 @@ _PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' 
                  "X-Content-Type-Options": "nosniff"}
 
 
-def _rule_summaries(catalog: Catalog) -> list[dict[str, Any]]:
-    return [RuleSummary(id=rule.id, area=rule.area, title=rule.title, slot=rule.slot,
-                        component=rule.recommend.component if rule.recommend else None,
-                        strength=rule.strength.value, priority=rule.priority,
-                        file=catalog.rule_files[rule.id]).model_dump()
-            for rule in catalog.rules]
-
-
 def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_000) -> FastAPI:
     """The HTTP API over one shared ``advisor`` (default: the bundled rules, durable engine)."""
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be at least 1, got {max_body_bytes}")
-    advisors = _Advisors(advisor if advisor is not None else Advisor())
-    catalog = advisors.default.catalog
-    summaries = _rule_summaries(catalog)
+    default = advisor if advisor is not None else Advisor()
+    catalog = default.catalog
+    advisors = AdvisorPool(catalog, [default])
+    summaries = [RuleSummary(**row).model_dump() for row in catalog.summaries()]
     schema_text = json.dumps(Requirements.model_json_schema(), indent=2, sort_keys=True) + "\n"
     app = _App(
         title="advisor",
@@ -381,7 +342,7 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_00
 
     def evaluate(body: bytes, engine: str | None) -> Report:
         requirements = _requirements(body)
-        chosen = advisors.get(engine)
+        chosen = advisors.get(engine or default.engine.name)
         try:
             return chosen.recommend(requirements)
         except (EngineError, CompileError) as error:
@@ -483,7 +444,7 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_00
     @app.get("/healthz", response_model=Health, summary="Liveness and what is served")
     def healthz() -> Health:
         """Status, tool version, engine, rule count and rule-set hash."""
-        return Health(status="ok", version=tool_version(), engine=advisors.default.engine.name,
+        return Health(status="ok", version=tool_version(), engine=default.engine.name,
                       rule_count=len(catalog.rules), ruleset_hash=catalog.digest)
 
     @app.exception_handler(Exception)

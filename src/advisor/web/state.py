@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from advisor.inputs import InputError
+from advisor.inputs import InputError, Problem
 from advisor.questions import (
     Answers,
     Question,
@@ -22,8 +22,6 @@ from advisor.questions import (
     questions,
     with_answer,
 )
-
-ORIGIN = "answer"  # how check_answer names the value it judges
 
 
 class QuestionnaireState(BaseModel):
@@ -40,8 +38,8 @@ class QuestionnaireState(BaseModel):
 def _check_shape(answers: Any, origin: str, order: list[Question]) -> Answers:
     """``answers`` as ``{section: {field: value}}`` naming questions only; else InputError."""
     if not isinstance(answers, dict):
-        raise InputError([f"{origin}: (document): expected a mapping of sections to answers, "
-                          f"got {type(answers).__name__}"])
+        raise InputError([Problem(origin, (), "expected a mapping of sections to answers, "
+                                  f"got {type(answers).__name__}")])
     fields: dict[str, list[str]] = {}
     for question in order:
         fields.setdefault(question.section, []).append(question.field)
@@ -50,24 +48,26 @@ def _check_shape(answers: Any, origin: str, order: list[Question]) -> Answers:
         if given is None:  # as in a requirements file: a section with nothing known
             continue
         if section not in fields:
-            problems.append(f"{origin}: {section}: not a section (sections: "
-                            f"{', '.join(fields)})")
+            problems.append(Problem(origin, (section,),
+                                    f"not a section (sections: {', '.join(fields)})"))
         elif not isinstance(given, dict):
-            problems.append(f"{origin}: {section}: expected a mapping of fields to answers, "
-                            f"got {type(given).__name__}")
+            problems.append(Problem(origin, (section,), "expected a mapping of fields to "
+                                    f"answers, got {type(given).__name__}"))
         else:
             problems.extend(
-                f"{origin}: {section}.{field}: not a question (questions of {section}: "
-                f"{', '.join(fields[section])})"
+                Problem(origin, (section, field), f"not a question (questions of {section}: "
+                        f"{', '.join(fields[section])})")
                 for field in given if field not in fields[section])
     if problems:
         raise InputError(problems)
     return answers
 
 
-def _message(question: Question, problem: str) -> str:
-    text = problem.removeprefix(f"{ORIGIN}: ")
-    return text.removeprefix(f"{question.id}: ")
+def _message(question: Question, problem: Problem) -> str:
+    # Beside its own field the message needs no field name; any other problem keeps its own.
+    if problem.field == (question.section, question.field):
+        return problem.message
+    return problem.text
 
 
 def questionnaire_state(answers: Any, origin: str = "<answers>") -> QuestionnaireState:
