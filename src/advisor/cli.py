@@ -24,6 +24,7 @@ from advisor.cli_common import (
 )
 from advisor.cli_diff import register as register_diff
 from advisor.cli_doc import register as register_doc
+from advisor.cli_explain import register as register_explain
 from advisor.cli_serve import register as register_serve
 from advisor.coverage import KINDS
 from advisor.engine import ENGINE_NAMES
@@ -33,7 +34,7 @@ from advisor.render import FORMATS, render
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    report = report_for_file(args.file, args.rules, args.engine)
+    report = report_for_file(args.file, args.rules, args.engine, args.sensitivity)
     emit(render(report, args.format), args.output)
     return EXIT_OK
 
@@ -137,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="rule engine backend (default: durable)")
     recommend.add_argument("-o", "--output", help="write the report here instead of stdout")
     recommend.add_argument("--rules", help="rules directory (default: the bundled rules)")
+    recommend.add_argument("--no-sensitivity", dest="sensitivity", action="store_false",
+                           help="leave out 'What would change this decision' (it re-evaluates "
+                                "changed requirements, a few evaluations more)")
     recommend.set_defaults(handler=_recommend)
 
     rules = sub.add_parser("rules", help="list, show or lint the rules")
@@ -171,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_doc(sub)
     register_serve(sub)
     register_diff(sub)
+    register_explain(sub)
     return parser
 
 

@@ -86,17 +86,20 @@ def advisor_or_fail(catalog: Catalog, engine: str) -> Advisor:
         raise Failure(EXIT_ENGINE, f"engine '{engine}' failed: {error}") from None
 
 
-def recommend_or_fail(advisor: Advisor, requirements: Requirements) -> Report:
-    """The report; an engine failure as a ``Failure``."""
+def recommend_or_fail(advisor: Advisor, requirements: Requirements,
+                      sensitivity: bool = False) -> Report:
+    """The report (with what would change each decision when ``sensitivity``); an engine
+    failure as a ``Failure``."""
     try:
-        return advisor.recommend(requirements)
+        return advisor.recommend(requirements, sensitivity=sensitivity)
     except (EngineError, CompileError) as error:
         raise Failure(EXIT_ENGINE, f"engine '{advisor.engine.name}' failed: {error}") from None
 
 
-def report_for_file(path: str, rules: str | None, engine: str) -> Report:
+def report_for_file(path: str, rules: str | None, engine: str,
+                    sensitivity: bool = False) -> Report:
     """The report for a requirements file ('-': stdin); bad input, bad rules and engine
     failures become a ``Failure`` with their exit code."""
     requirements = requirements_or_fail(path)
     advisor = advisor_or_fail(catalog_or_fail(rules), engine)
-    return recommend_or_fail(advisor, requirements)
+    return recommend_or_fail(advisor, requirements, sensitivity)

@@ -11,7 +11,7 @@ import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, TypeGuard, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -141,6 +141,9 @@ def requirement_fact_specs() -> dict[str, FactSpec]:
 _REQUIREMENT_SPECS = requirement_fact_specs()
 
 
+_DERIVED_NAMES = frozenset(item.spec.name for item in DERIVED_FACTS)
+
+
 def derived_fact_specs() -> dict[str, FactSpec]:
     """The derived facts computed by ``build_facts``."""
     return {item.spec.name: item.spec for item in DERIVED_FACTS}
@@ -185,7 +188,13 @@ def requirement_facts(requirements: Requirements) -> dict[str, FactValue]:
 
 def build_facts(requirements: Requirements) -> dict[str, FactValue]:
     """Requirement facts plus every derived fact whose inputs are known, in sorted key order."""
-    facts = requirement_facts(requirements)
+    return with_derived_facts(requirement_facts(requirements))
+
+
+def with_derived_facts(given: Mapping[str, FactValue]) -> dict[str, FactValue]:
+    """Requirement facts (as ``requirement_facts`` gives them) plus every derived fact whose
+    inputs are known, in sorted key order; derived facts already in ``given`` are recomputed."""
+    facts = {name: value for name, value in given.items() if name not in _DERIVED_NAMES}
     peak = facts.get("traffic.peak_rps")
     average = facts.get("traffic.average_rps")
     if isinstance(peak, int | float) and isinstance(average, int | float) and average > 0:
@@ -194,6 +203,35 @@ def build_facts(requirements: Requirements) -> dict[str, FactValue]:
     if isinstance(compliance, tuple):
         facts["security.regulated"] = len(compliance) > 0
     return dict(sorted(facts.items()))
+
+
+def inputs_for_derived(
+    fact: str, value: FactValue, given: Mapping[str, FactValue]
+) -> dict[str, FactValue] | None:
+    """Requirement values that would give the derived ``fact`` this ``value``, changing one of its
+    inputs and keeping the others as ``given``; None when no single input can."""
+    if fact == "traffic.peak_to_average":
+        if not _is_number(value) or float(value) <= 0:
+            return None
+        average = given.get("traffic.average_rps")
+        if _is_number(average) and float(average) > 0:
+            return {"traffic.peak_rps": _plain(float(value) * float(average))}
+        peak = given.get("traffic.peak_rps")
+        if _is_number(peak) and float(peak) > 0:
+            return {"traffic.average_rps": _plain(float(peak) / float(value))}
+        return None
+    if fact == "security.regulated" and isinstance(value, bool):
+        if not value:
+            return {"security.compliance": ()}
+        current = given.get("security.compliance")
+        if isinstance(current, tuple) and current:
+            return {}
+        return {"security.compliance": _REQUIREMENT_SPECS["security.compliance"].values[:1]}
+    return None
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def unknown_requirements(requirements: Requirements) -> list[str]:

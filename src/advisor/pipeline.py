@@ -13,13 +13,14 @@ from typing import Any
 
 from advisor.catalog import Catalog, load_catalog
 from advisor.engine import make_engine
-from advisor.engine.base import compile_rules
+from advisor.engine.base import Trace, compile_rules
 from advisor.facts import build_facts
 from advisor.graph import build_graph, graph_out
 from advisor.models.report import Report
 from advisor.models.requirements import Requirements
 from advisor.paths import rules_dir
 from advisor.resolve import choose_winners, resolve_decisions
+from advisor.sensitivity import analyse
 
 TOOL = "advisor"
 
@@ -60,13 +61,25 @@ class Advisor:
         self.compiled = compile_rules(self.catalog)
         self.engine = make_engine(engine, self.compiled)
 
-    def recommend(self, requirements: Requirements) -> Report:
-        """The full recommendation for one requirements profile."""
+    def evaluate(self, requirements: Requirements) -> Trace:
+        """The engine's firings and decisions for one profile, without building a report."""
+        return self.engine.evaluate(build_facts(requirements), choose_winners)
+
+    def recommend(self, requirements: Requirements, sensitivity: bool = False) -> Report:
+        """The full recommendation for one requirements profile; with ``sensitivity``, each
+        decision also says which requirement changes would change it (this re-evaluates
+        changed profiles, so it costs a few evaluations more)."""
         facts = build_facts(requirements)
         trace = self.engine.evaluate(facts, choose_winners)
         pillar_order = [pillar.value for pillar in requirements.workload.pillar_priorities or []]
         resolution = resolve_decisions(self.catalog, trace.firings, trace.decisions, facts,
                                        pillar_order)
+        decisions = resolution.decisions
+        if sensitivity:
+            found = analyse(self.catalog, requirements, trace.decisions,
+                            resolution.assumptions, self.evaluate)
+            decisions = [decision.model_copy(update={"sensitivity": found[decision.slot]})
+                         for decision in decisions]
         graph = build_graph(self.catalog, resolution.decisions, resolution.wiring)
         multi_az = requirements.availability.multi_az is True
         given = given_requirements(requirements)
@@ -79,7 +92,7 @@ class Advisor:
             rule_count=len(self.catalog.rules),
             title=requirements.workload.name or "Recommended architecture",
             requirements=given,
-            decisions=resolution.decisions,
+            decisions=decisions,
             undecided=resolution.undecided,
             warnings=resolution.warnings,
             conflicts=resolution.conflicts,

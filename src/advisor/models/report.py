@@ -62,6 +62,41 @@ class Contender(Out):
     agrees: bool
 
 
+class Change(Out):
+    """One requirement value a flip changes, and the rule clause that asked for it."""
+
+    fact: str
+    before: MatchedValue
+    after: MatchedValue
+    # 'meets': the change makes this clause hold; 'fails': it makes it stop holding.
+    effect: str
+    rule_id: str
+    tested_fact: str
+    test: str
+
+
+class Flip(Out):
+    """Requirement changes that, re-evaluated, give this slot another component."""
+
+    changes: list[Change]
+    component: str
+    label: str
+    rule_id: str
+    rule_title: str
+    # At least one change gives a value to a requirement that was not given.
+    assumed: bool
+
+
+class Sensitivity(Out):
+    """What would change a decision: every confirmed flip (assumptions first, then the
+    smallest), the unknown requirements the slot's rules read, and how many candidate changes
+    were re-evaluated to find them."""
+
+    flips: list[Flip]
+    unknown: list[str]
+    evaluated: int
+
+
 class Decision(Out):
     """One filled slot: the component, the rule that chose it, why, and what lost."""
 
@@ -83,6 +118,8 @@ class Decision(Out):
     alternatives: list[Alternative]
     contenders: list[Contender]
     citations: list[CitationOut]
+    # None when the sensitivity analysis was not asked for.
+    sensitivity: Sensitivity | None = None
 
 
 class Undecided(Out):
@@ -267,3 +304,27 @@ class Report(Out):
     graph: GraphOut
     references: list[Reference]
     trace: list[Firing]
+
+
+class ExplainedDecision(Out):
+    """One decision and what would change it, as ``advisor explain`` prints it."""
+
+    slot: str
+    slot_title: str
+    component: str
+    label: str
+    rule_id: str
+    rule_title: str
+    sensitivity: Sensitivity
+
+
+class Explanation(Out):
+    """What would change each decision of one recommendation (``advisor explain``)."""
+
+    tool: str
+    version: str
+    engine: str
+    input_hash: str
+    ruleset_hash: str
+    title: str
+    decisions: list[ExplainedDecision]

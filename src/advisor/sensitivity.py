@@ -1,0 +1,557 @@
+"""What would change each decision: the smallest requirement changes that give its slot another
+component, derived from the clauses of the rules that can fill the slot and each confirmed by
+evaluating the changed profile.
+
+Candidates come from clause analysis alone, for each slot:
+
+- make a rule that proposes another component hold (change the values its failing clauses
+  test) and, when rules ranked above it still choose the current component, make each of those
+  fail on one clause;
+- make the winning rule fail on one clause (the next-ranked rule, or a rule the new value
+  wakes, takes over).
+
+A prediction over the slot's own rules, with the engine's clause semantics
+(``conditions.holds``), drops the candidates that cannot change the winner. Every remaining
+candidate is evaluated by the engine, and a flip is reported only if that evaluation decides the
+slot differently. Changes touch at most ``MAX_CHANGES`` requirements.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from advisor.catalog import DECISION_PREFIX, Catalog
+from advisor.conditions import holds
+from advisor.engine.base import Trace
+from advisor.facts import (
+    DECIMALS,
+    FactSpec,
+    FactValue,
+    derived_fact_inputs,
+    derived_fact_specs,
+    inputs_for_derived,
+    requirement_facts,
+    with_derived_facts,
+)
+from advisor.models.report import Assumption, Change, Flip, Sensitivity
+from advisor.models.requirements import Requirements
+from advisor.models.rule import Clause, Operator, Rule
+from advisor.resolve import describe_test
+
+Evaluate = Callable[[Requirements], Trace]
+"""Runs the engine over a changed profile (the pipeline supplies it)."""
+
+MAX_CHANGES = 3  # requirements one flip may change
+_VALUES_PER_CLAUSE = 3  # values tried to make one clause hold or fail
+_BLOCKERS = 2  # rules ranked above a target that a flip may make fail
+
+@dataclass(frozen=True)
+class _Test:
+    """A rule clause as plain values (pydantic attribute access is slow in the search loops)."""
+
+    fact: str
+    operator: Operator
+    operand: Any  # one_of operands as a tuple
+    text: str  # as the report shows it, e.g. '> 10000'
+
+
+# Per rule-set digest: each rule's clauses as _Test, in rule order.
+_TESTS: dict[str, dict[str, tuple[_Test, ...]]] = {}
+
+
+def _tests(catalog: Catalog) -> dict[str, tuple[_Test, ...]]:
+    tests = _TESTS.get(catalog.digest)
+    if tests is None:
+        tests = _TESTS[catalog.digest] = {
+            rule.id: tuple(_Test(clause.fact, clause.operator, _operand(clause),
+                                 describe_test(clause)) for clause in rule.when)
+            for rule in catalog.rules
+        }
+    return tests
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One fact value a candidate sets, and the clause that asked for it."""
+
+    fact: str
+    value: FactValue
+    effect: str  # "meets" or "fails"
+    rule_id: str
+    test: str
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """Requirement changes (field -> new value; None: not given) and why each was made."""
+
+    changes: tuple[tuple[str, FactValue | None], ...]
+    motives: tuple[tuple[str, _Step], ...]  # requirement field -> the step behind its change
+    assumed: bool  # a change gives a value to a requirement that was not given
+
+
+def analyse(
+    catalog: Catalog,
+    requirements: Requirements,
+    decisions: Mapping[str, str],
+    assumptions: Sequence[Assumption],
+    evaluate: Evaluate,
+) -> dict[str, Sensitivity]:
+    """For each decided slot, the confirmed flips: for each component the slot's rules could
+    choose instead, the smallest requirement change after which the engine decides the slot
+    with another component (a change that gives an unknown requirement a value first)."""
+    given = requirement_facts(requirements)
+    search = _Search(catalog, given, decisions)
+    outcomes: dict[tuple[tuple[str, Any], ...], Trace | None] = {}
+    out: dict[str, Sensitivity] = {}
+    for slot, component in decisions.items():
+        evaluated = 0
+        flips: list[Flip] = []
+        by_target: dict[str, list[_Candidate]] = {}
+        for candidate, target in search.candidates(slot, component):
+            by_target.setdefault(target, []).append(candidate)
+        for target in sorted(by_target):
+            ordered = sorted(by_target[target],
+                             key=lambda item: (len(item.changes), not item.assumed))
+            for candidate in ordered:
+                key = tuple((field, _hashable(value)) for field, value in candidate.changes)
+                if key not in outcomes:
+                    changed = _changed_requirements(requirements, candidate.changes)
+                    outcomes[key] = None if changed is None else evaluate(changed)
+                evaluated += outcomes[key] is not None
+                trace = outcomes[key]
+                new = trace.decisions.get(slot) if trace is not None else None
+                if trace is None or new is None or new == component:
+                    continue
+                winner = min((firing for firing in trace.firings if firing.slot == slot),
+                             key=lambda firing: (-firing.priority, firing.rule_id))
+                flips.append(_flip(catalog, candidate, given, new, winner.rule_id))
+                break
+        slot_rules = {rule.id for rule in catalog.rules_for_slot(slot)}
+        out[slot] = Sensitivity(
+            flips=_minimal(flips),
+            unknown=[item.fact for item in assumptions
+                     if slot_rules.intersection(item.consulted_by)],
+            evaluated=evaluated,
+        )
+    return out
+
+
+def apply_changes(requirements: Requirements, changes: Sequence[Change]) -> Requirements:
+    """The requirements with a flip's changes applied (``ValueError`` if they are not valid)."""
+    changed = _changed_requirements(
+        requirements, tuple((change.fact, _fact_value(change.after)) for change in changes))
+    if changed is None:
+        raise ValueError("the changes do not give valid requirements")
+    return changed
+
+
+class _Search:
+    """Candidate changes for each slot, from the clauses of the slot's rules."""
+
+    def __init__(self, catalog: Catalog, given: dict[str, FactValue],
+                 decisions: Mapping[str, str]) -> None:
+        self.catalog = catalog
+        self.given = given
+        self.decided: dict[str, FactValue] = {
+            f"{DECISION_PREFIX}{slot}": component for slot, component in decisions.items()}
+        self.known = {**with_derived_facts(given), **self.decided}
+        self.derived = derived_fact_specs()
+        self.derived_inputs = derived_fact_inputs()
+        self._tested_values: dict[tuple[str, str], list[FactValue]] = {}
+        self._satisfying: dict[str, list[tuple[_Step, ...]]] = {}
+        self._failing_steps: dict[str, list[_Step]] = {}
+        self._ranks: dict[str, tuple[Rule, ...]] = {}
+        self._facts_of: dict[str, frozenset[str]] = {}
+        self._held: dict[str, bool] = {}
+        self.tests = _tests(catalog)
+
+    def candidates(self, slot: str, component: str) -> Iterator[tuple[_Candidate, str]]:
+        """Distinct candidates the prediction says change the slot's winner, each with the
+        component the prediction expects."""
+        ranked = self._ranked(slot)
+        seen: set[tuple[tuple[str, Any], ...]] = set()
+        for steps in itertools.chain(self._to_targets(slot, ranked, component),
+                                     self._against_winner(slot, ranked, component)):
+            candidate = self._candidate(steps)
+            if candidate is None:
+                continue
+            key = tuple((field, _hashable(value)) for field, value in candidate.changes)
+            if key in seen:
+                continue
+            seen.add(key)
+            winner = self._winner(ranked, self._known_after(candidate),
+                                  self._changed_facts(candidate))
+            if winner is not None and _component(winner) != component:
+                yield candidate, _component(winner)
+
+    def _ranked(self, slot: str) -> tuple[Rule, ...]:
+        ranked = self._ranks.get(slot)
+        if ranked is None:
+            ranked = self._ranks[slot] = tuple(sorted(self.catalog.rules_for_slot(slot),
+                                                      key=lambda r: (-r.priority, r.id)))
+        return ranked
+
+    def _winner(self, ranked: Sequence[Rule], known: Mapping[str, FactValue],
+                changed: frozenset[str] = frozenset()) -> Rule | None:
+        """The highest-ranked rule whose clauses all hold over ``known``; a rule that tests none
+        of the ``changed`` facts keeps the outcome it has over the profile."""
+        for rule in ranked:
+            if changed.isdisjoint(self._facts(rule)):
+                if self._holds(rule, self.known):
+                    return rule
+            elif self._holds(rule, known):
+                return rule
+        return None
+
+    def _changed_facts(self, candidate: _Candidate) -> frozenset[str]:
+        fields = {field for field, _ in candidate.changes}
+        return frozenset(fields.union(
+            derived for derived, inputs in self.derived_inputs.items()
+            if fields.intersection(inputs)))
+
+    def _facts(self, rule: Rule) -> frozenset[str]:
+        facts = self._facts_of.get(rule.id)
+        if facts is None:
+            facts = self._facts_of[rule.id] = frozenset(c.fact for c in self.tests[rule.id])
+        return facts
+
+    def _holds(self, rule: Rule, known: Mapping[str, FactValue]) -> bool:
+        if known is self.known:
+            held = self._held.get(rule.id)
+            if held is None:
+                held = self._held[rule.id] = all(
+                    holds(fact, operator, operand, known)
+                    for fact, operator, operand in self.catalog.clauses(rule.id))
+            return held
+        return all(holds(fact, operator, operand, known)
+                   for fact, operator, operand in self.catalog.clauses(rule.id))
+
+    def _to_targets(self, slot: str, ranked: Sequence[Rule],
+                    component: str) -> Iterator[tuple[_Step, ...]]:
+        """Make each rule that proposes another component win."""
+        for position, target in enumerate(ranked):
+            if _component(target) == component:
+                continue
+            for meets in self._satisfy(slot, target):
+                changed = self._facts_after(meets)
+                above = [rule for rule in ranked[:position]
+                         if _component(rule) == component and self._holds(rule, changed)]
+                if not above:
+                    yield meets
+                    continue
+                if len(above) > _BLOCKERS:
+                    continue
+                touched = {step.fact for step in meets}
+                options = [self._fail(slot, rule, touched, target) for rule in above]
+                for combination in itertools.product(*options):
+                    yield meets + combination
+
+    def _against_winner(self, slot: str, ranked: Sequence[Rule],
+                        component: str) -> Iterator[tuple[_Step, ...]]:
+        """Make the winning rule fail on one clause."""
+        winner = self._winner(ranked, self.known)
+        if winner is None:
+            return
+        for step in self._fail(slot, winner, set(), None):
+            yield (step,)
+
+    def _satisfy(self, slot: str, rule: Rule) -> list[tuple[_Step, ...]]:
+        """Ways to make every clause of ``rule`` hold, changing at most MAX_CHANGES facts; none
+        when a failing clause tests a decision (no requirement sets it directly)."""
+        ways = self._satisfying.get(rule.id)
+        if ways is None:
+            ways = self._satisfying[rule.id] = self._ways_to_satisfy(slot, rule)
+        return ways
+
+    def _ways_to_satisfy(self, slot: str, rule: Rule) -> list[tuple[_Step, ...]]:
+        by_fact: dict[str, list[_Test]] = {}
+        for clause in self.tests[rule.id]:
+            by_fact.setdefault(clause.fact, []).append(clause)
+        per_fact: list[list[_Step]] = []
+        for fact, clauses in by_fact.items():
+            if all(self._clause_holds(clause, self.known) for clause in clauses):
+                continue
+            if fact.startswith(DECISION_PREFIX):
+                return []
+            failing = [c for c in clauses if not self._clause_holds(c, self.known)]
+            values = [value for clause in failing for value in self._meeting(slot, clause)]
+            fitting = _unique(value for value in values
+                              if all(_test(c, value) for c in clauses))
+            if not fitting:
+                return []
+            clause = failing[0]
+            per_fact.append([_Step(fact, value, "meets", rule.id, clause.text)
+                             for value in fitting[:_VALUES_PER_CLAUSE]])
+        if len(per_fact) > MAX_CHANGES:
+            return []
+        return [tuple(choice) for choice in itertools.product(*per_fact)][:_VALUES_PER_CLAUSE]
+
+    def _fail(self, slot: str, rule: Rule, touched: set[str],
+              keep: Rule | None) -> list[_Step]:
+        """One-clause changes that make ``rule`` stop holding, leaving facts in ``touched``
+        alone and never breaking ``keep`` (the rule the change is for)."""
+        every = self._failing_steps.get(rule.id)
+        if every is None:
+            every = self._failing_steps[rule.id] = [
+                _Step(clause.fact, value, "fails", rule.id, clause.text)
+                for clause in self.tests[rule.id]
+                if not clause.fact.startswith(DECISION_PREFIX)
+                for value in self._failing(slot, clause)[:_VALUES_PER_CLAUSE]
+            ]
+        kept = self.tests[keep.id] if keep is not None else ()
+        return [step for step in every
+                if step.fact not in touched
+                and all(_test(other, step.value) for other in kept if other.fact == step.fact)]
+
+    # -- values --------------------------------------------------------------------------
+
+    def _meeting(self, slot: str, clause: _Test) -> list[FactValue]:
+        """Values of the clause's fact that make it hold, nearest the threshold first."""
+        spec = self.catalog.facts[clause.fact]
+        operator, operand = clause.operator, clause.operand
+        current = self.known.get(clause.fact)
+        if operator is Operator.equals:
+            return [operand]
+        if operator is Operator.one_of:
+            return list(operand)
+        if operator is Operator.not_equals:
+            return [value for value in self._tested(slot, spec) if not _same(value, operand)]
+        if operator is Operator.contains:
+            return [_with(current, operand)]
+        if operator is Operator.exists:
+            return self._tested(slot, spec) if operand else []
+        return _numbers_meeting(spec, operator, float(operand))
+
+    def _failing(self, slot: str, clause: _Test) -> list[FactValue]:
+        """Values of the clause's fact that make it stop holding, nearest first. A requirement
+        is never made unknown: that is not a change a user makes to their needs."""
+        spec = self.catalog.facts[clause.fact]
+        operator, operand = clause.operator, clause.operand
+        current = self.known.get(clause.fact)
+        if operator is Operator.exists:
+            return [] if operand else self._tested(slot, spec)
+        if current is None:
+            return []
+        if operator is Operator.not_equals:
+            return [operand]
+        if operator in (Operator.equals, Operator.one_of):
+            excluded = operand if operator is Operator.one_of else [operand]
+            if spec.type == "number":
+                return _numbers_meeting(spec, Operator.gt, float(max(excluded)))
+            return [value for value in self._tested(slot, spec)
+                    if not any(_same(value, item) for item in excluded)]
+        if operator is Operator.contains:
+            assert isinstance(current, tuple)
+            return [tuple(item for item in current if item != operand)]
+        opposite = {Operator.gt: Operator.lte, Operator.gte: Operator.lt,
+                    Operator.lt: Operator.gte, Operator.lte: Operator.gt}[operator]
+        return _numbers_meeting(spec, opposite, float(operand))
+
+    def _tested(self, slot: str, spec: FactSpec) -> list[FactValue]:
+        """Values worth trying for a fact: those the slot's rules test first, then the rest."""
+        values = self._tested_values.get((slot, spec.name))
+        if values is None:
+            values = self._tested_values[(slot, spec.name)] = self._values_tested(slot, spec)
+        return values
+
+    def _values_tested(self, slot: str, spec: FactSpec) -> list[FactValue]:
+        if spec.type == "bool":
+            return [True, False]
+        tested: list[FactValue] = []
+        for rule in self.catalog.rules_for_slot(slot):
+            for clause in self.tests[rule.id]:
+                if clause.fact != spec.name:
+                    continue
+                operand = clause.operand
+                items = operand if isinstance(operand, tuple) else [operand]
+                if clause.operator in (Operator.equals, Operator.not_equals, Operator.one_of,
+                                       Operator.contains):
+                    tested.extend(items)
+                elif spec.type == "number" and clause.operator is not Operator.exists:
+                    tested.extend(_numbers_meeting(spec, clause.operator, float(operand))[:1])
+        if spec.type == "set":
+            return _unique((item,) for item in tested)
+        if spec.type == "enum":
+            tested.extend(spec.values)
+        return _unique(tested)
+
+    # -- candidates ----------------------------------------------------------------------
+
+    def _candidate(self, steps: Sequence[_Step]) -> _Candidate | None:
+        """The requirement changes behind fact steps (derived facts through their inputs)."""
+        changes: dict[str, FactValue | None] = {}
+        motives: dict[str, _Step] = {}
+        for step in steps:
+            if step.fact in self.derived:
+                current = {**self.given, **changes}
+                inputs = inputs_for_derived(step.fact, step.value, {
+                    field: value for field, value in current.items() if value is not None})
+                if inputs is None:
+                    return None
+                updates: dict[str, FactValue | None] = dict(inputs)
+            else:
+                updates = {step.fact: step.value}
+            for field, value in updates.items():
+                if field in changes and not _same(changes[field], value):
+                    return None
+                if _same(self.given.get(field), value):
+                    continue
+                changes[field] = value
+                motives.setdefault(field, step)
+        if not changes or len(changes) > MAX_CHANGES:
+            return None
+        ordered = sorted(changes.items())
+        return _Candidate(tuple(ordered), tuple((field, motives[field]) for field, _ in ordered),
+                          any(field not in self.given for field in changes))
+
+    def _facts_after(self, steps: Sequence[_Step]) -> dict[str, FactValue]:
+        candidate = self._candidate(steps)
+        return self.known if candidate is None else self._known_after(candidate)
+
+    def _known_after(self, candidate: _Candidate) -> dict[str, FactValue]:
+        given = dict(self.given)
+        for field, value in candidate.changes:
+            if value is None:
+                given.pop(field, None)
+            else:
+                given[field] = value
+        return {**with_derived_facts(given), **self.decided}
+
+    @staticmethod
+    def _clause_holds(clause: _Test, known: Mapping[str, FactValue]) -> bool:
+        return holds(clause.fact, clause.operator, clause.operand, known)
+
+
+def _component(rule: Rule) -> str:
+    assert rule.recommend is not None
+    return rule.recommend.component
+
+
+def _operand(clause: Clause) -> Any:
+    operand = clause.operand
+    return tuple(operand) if isinstance(operand, list) else operand
+
+
+def _test(clause: _Test, value: FactValue | None) -> bool:
+    """Whether the clause holds when its fact has ``value`` (None: not given)."""
+    facts = {} if value is None else {clause.fact: value}
+    return holds(clause.fact, clause.operator, clause.operand, facts)
+
+
+def _numbers_meeting(spec: FactSpec, operator: Operator, threshold: float) -> list[FactValue]:
+    """The number nearest ``threshold`` that meets ``operator threshold`` within the field's
+    range: the threshold itself for >= and <=, one step beyond it for > and <."""
+    step = _step(spec, threshold)
+    if operator is Operator.gte:
+        value = math.ceil(threshold) if spec.integer else threshold
+    elif operator is Operator.lte:
+        value = math.floor(threshold) if spec.integer else threshold
+    elif operator is Operator.gt:
+        value = math.floor(threshold) + 1 if spec.integer else threshold + step
+    elif operator is Operator.lt:
+        value = math.ceil(threshold) - 1 if spec.integer else threshold - step
+    else:
+        return []
+    value = round(value, DECIMALS)
+    if spec.minimum is not None and (value < spec.minimum
+                                     or (spec.minimum_exclusive and value <= spec.minimum)):
+        return []
+    if spec.maximum is not None and value > spec.maximum:
+        return []
+    return [int(value) if float(value).is_integer() else value]
+
+
+def _step(spec: FactSpec, threshold: float) -> float:
+    """The smallest readable move past a threshold: one unit for whole numbers of 10 or more,
+    else one more decimal place than the threshold has (3 -> 3.1, 99.9 -> 99.91)."""
+    if threshold.is_integer() and abs(threshold) >= 10:
+        return 1.0
+    places = 0
+    while places < DECIMALS - 1 and not round(threshold * 10 ** places, 9).is_integer():
+        places += 1
+    return 10.0 ** -(places + 1)
+
+
+def _with(current: FactValue | None, item: Any) -> tuple[str, ...]:
+    members = set(current) if isinstance(current, tuple) else set()
+    return tuple(sorted(members | {str(item)}))
+
+
+def _same(left: object, right: object) -> bool:
+    if isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool) and left is right
+    return left == right
+
+
+def _unique(values: Iterator[Any] | Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for value in values:
+        if not any(_same(value, seen) and type(value) is type(seen) for seen in out):
+            out.append(value)
+    return out
+
+
+def _hashable(value: FactValue | None) -> Any:
+    return (type(value).__name__, value)
+
+
+def _fact_value(value: Any) -> FactValue | None:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _changed_requirements(requirements: Requirements,
+                          changes: Sequence[tuple[str, FactValue | None]]) -> Requirements | None:
+    """The requirements with ``changes`` applied, or None when the model refuses them."""
+    document = requirements.model_dump(mode="json", exclude_none=True)
+    for field, value in changes:
+        section, name = field.split(".", 1)
+        fields = document.setdefault(section, {})
+        if value is None:
+            fields.pop(name, None)
+        else:
+            fields[name] = list(value) if isinstance(value, tuple) else value
+    try:
+        return Requirements.model_validate_json(json.dumps(document))
+    except ValidationError:
+        return None
+
+
+def _shown(value: FactValue | None) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _flip(catalog: Catalog, candidate: _Candidate, given: Mapping[str, FactValue],
+          component: str, rule_id: str) -> Flip:
+    motives = dict(candidate.motives)
+    changes = [
+        Change(fact=field, before=_shown(given.get(field)), after=_shown(value),
+               effect=motives[field].effect, rule_id=motives[field].rule_id,
+               tested_fact=motives[field].fact, test=motives[field].test)
+        for field, value in candidate.changes
+    ]
+    rule = catalog.rule(rule_id)
+    return Flip(changes=changes, component=component,
+                label=catalog.components[component].label, rule_id=rule_id,
+                rule_title=rule.title, assumed=candidate.assumed)
+
+
+def _minimal(flips: Sequence[Flip]) -> list[Flip]:
+    """Flips whose changed fields are not a superset of another flip's to the same component,
+    assumptions first, then the fewest changes."""
+    fields = [frozenset(change.fact for change in flip.changes) for flip in flips]
+    kept = [
+        flip for index, flip in enumerate(flips)
+        if not any(other < fields[index] and flips[position].component == flip.component
+                   for position, other in enumerate(fields))
+    ]
+    return sorted(kept, key=lambda flip: (
+        not flip.assumed, len(flip.changes), flip.label,
+        [(change.fact, repr(change.after)) for change in flip.changes]))

@@ -1,0 +1,244 @@
+"""What would change each decision: ``advisor explain`` and the report's sensitivity part.
+
+Every flip the tool reports is applied to the requirements document by the test itself and the
+changed document is recommended again through the whole pipeline: the slot must then hold the
+component the flip names, decided by the rule it names.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from advisor.catalog import Catalog
+from advisor.cli import main
+from advisor.inputs import parse_requirements
+from advisor.pipeline import Advisor
+from advisor.sampling import random_requirements
+from support import example_files
+
+SERVERLESS = "examples/serverless-api.yaml"
+THREE_TIER = "examples/three-tier-web-app.yaml"
+
+
+def _document(path: Path | str) -> dict[str, Any]:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def _changed(document: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The requirements document with a flip's changes written into it."""
+    changed = copy.deepcopy(document)
+    for change in changes:
+        section, field = change["fact"].split(".", 1)
+        fields = changed.setdefault(section, {})
+        if change["after"] is None:
+            fields.pop(field, None)
+        else:
+            fields[field] = change["after"]
+    return changed
+
+
+def _explain(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["explain", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _check_flips(advisor: Advisor, document: dict[str, Any],
+                 decisions: list[dict[str, Any]]) -> int:
+    """Apply every reported flip and recommend again; return how many were checked."""
+    checked = 0
+    for decision in decisions:
+        for flip in decision["sensitivity"]["flips"]:
+            before = {change["fact"]: change["before"] for change in flip["changes"]}
+            for fact, value in before.items():
+                section, field = fact.split(".", 1)
+                assert document.get(section, {}).get(field) == value, (decision["slot"], fact)
+            requirements = parse_requirements(_changed(document, flip["changes"]), "changed")
+            report = advisor.recommend(requirements)
+            now = {item.slot: item for item in report.decisions}
+            assert decision["slot"] in now, (decision["slot"], flip)
+            assert now[decision["slot"]].component == flip["component"], (decision["slot"], flip)
+            assert now[decision["slot"]].rule_id == flip["rule_id"], (decision["slot"], flip)
+            assert flip["component"] != decision["component"]
+            checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("example", example_files(), ids=lambda path: path.stem)
+def test_every_flip_explain_reports_really_flips_the_decision(
+    example: Path, durable: Advisor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _explain(capsys, str(example), "--format", "json")
+    assert code == 0, err
+    explained = json.loads(out)
+    document = _document(example)
+    _check_flips(durable, document, explained["decisions"])
+
+    # A decision with a runner-up (a rule that fired for another component) can be flipped.
+    report = durable.recommend(parse_requirements(document, str(example)))
+    flips = {item["slot"]: item["sensitivity"]["flips"] for item in explained["decisions"]}
+    assert set(flips) == {decision.slot for decision in report.decisions}
+    for decision in report.decisions:
+        if any(not contender.agrees for contender in decision.contenders):
+            assert flips[decision.slot], f"{decision.slot} has a runner-up but no flip"
+
+
+def test_flips_hold_on_generated_profiles_too(catalog: Catalog, durable: Advisor) -> None:
+    rng = random.Random(11)
+    checked = 0
+    for _ in range(12):
+        document = random_requirements(rng, catalog, rng.choice([0.4, 0.7]))
+        report = durable.recommend(parse_requirements(document, "generated"), sensitivity=True)
+        decisions = [decision.model_dump(mode="json") for decision in report.decisions]
+        checked += _check_flips(durable, document, decisions)
+    assert checked > 50
+
+
+def test_the_datastore_flips_to_aurora_when_joins_are_needed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = _explain(capsys, SERVERLESS, "--decision", "primary_datastore",
+                            "--format", "json")
+    assert code == 0
+    (decision,) = json.loads(out)["decisions"]
+    assert decision["component"] == "dynamodb"
+    flips = [(flip["component"], [(c["fact"], c["before"], c["after"]) for c in flip["changes"]])
+             for flip in decision["sensitivity"]["flips"]]
+    assert ("aurora", [("data.needs_joins", False, True)]) in flips
+
+
+def test_changes_to_unknown_inputs_come_first_and_say_what_was_assumed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = _explain(capsys, SERVERLESS, "--format", "json")
+    assert code == 0
+    document = _document(SERVERLESS)
+    seen_assumption = False
+    for decision in json.loads(out)["decisions"]:
+        flips = decision["sensitivity"]["flips"]
+        assumed = [flip["assumed"] for flip in flips]
+        assert assumed == sorted(assumed, reverse=True), decision["slot"]
+        for flip in flips:
+            unknown = [change for change in flip["changes"] if change["before"] is None]
+            assert flip["assumed"] is bool(unknown)
+            for change in unknown:
+                section, field = change["fact"].split(".", 1)
+                assert field not in document.get(section, {})
+                seen_assumption = True
+    assert seen_assumption
+
+    code, out, _ = _explain(capsys, SERVERLESS, "--decision", "front_door")
+    assert code == 0
+    first = next(line for line in out.splitlines() if line.startswith("- "))
+    assert first.startswith("- Assumes `api.")
+    assert "is not given; if it is" not in first  # the field is named, not "it"
+    assert " is **true**" in first and "this becomes **" in first
+
+
+def test_a_threshold_flip_names_the_threshold_and_the_nearest_value_past_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = _explain(capsys, SERVERLESS, "--decision", "app_compute", "--format", "json")
+    assert code == 0
+    (decision,) = json.loads(out)["decisions"]
+    changes = [change for flip in decision["sensitivity"]["flips"] for change in flip["changes"]
+               if change["fact"] == "compute.max_duration_seconds"]
+    assert changes, "Lambda's 15-minute limit should be one way to leave Lambda"
+    assert changes[0]["test"] == "> 900" and changes[0]["after"] == 901
+
+
+def test_the_report_has_the_part_per_decision_and_it_can_be_left_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["recommend", THREE_TIER, "--format", "json"]) == 0
+    decisions = len(json.loads(capsys.readouterr().out)["decisions"])
+    assert main(["recommend", THREE_TIER]) == 0
+    with_part = capsys.readouterr().out
+    assert with_part.count("**What would change this decision**") == decisions > 10
+    assert "Each change above was confirmed by evaluating the changed requirements again." \
+        in with_part
+
+    assert main(["recommend", THREE_TIER, "--no-sensitivity"]) == 0
+    without = capsys.readouterr().out
+    assert "What would change this decision" not in without
+
+    assert main(["recommend", THREE_TIER, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert all(decision["sensitivity"] is not None for decision in report["decisions"])
+    assert main(["recommend", THREE_TIER, "--format", "json", "--no-sensitivity"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert all(decision["sensitivity"] is None for decision in report["decisions"])
+
+
+def test_explain_markdown_lists_every_flip_the_report_shortens(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = _explain(capsys, SERVERLESS, "--format", "json")
+    explained = json.loads(out)
+    longest = max(explained["decisions"], key=lambda item: len(item["sensitivity"]["flips"]))
+    count = len(longest["sensitivity"]["flips"])
+    assert count > 5
+    code, out, _ = _explain(capsys, SERVERLESS, "--decision", longest["slot"])
+    assert code == 0
+    assert out.count("this becomes **") == count
+    assert out.startswith("# What would change the recommendation: ")
+    assert main(["recommend", SERVERLESS]) == 0
+    report = capsys.readouterr().out
+    assert f"- {count - 5} more: `advisor explain` lists every one." in report
+
+
+def test_both_engines_find_the_same_flips(capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = []
+    for engine in ("durable", "python"):
+        code, out, _ = _explain(capsys, THREE_TIER, "--format", "json", "--engine", engine)
+        assert code == 0
+        explained = json.loads(out)
+        explained.pop("engine")
+        outputs.append(explained)
+    assert outputs[0] == outputs[1]
+
+
+def test_explain_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
+    first = _explain(capsys, THREE_TIER)
+    assert _explain(capsys, THREE_TIER) == first
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--decision", "nope"], "--decision nope: no such slot; slots: analysts,"),
+        (["--decision", "cache"], "--decision cache: the slot is not decided for these "
+                                  "requirements; decided slots: clients,"),
+    ],
+)
+def test_explain_refuses_a_decision_that_is_not_there(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, out, err = _explain(capsys, SERVERLESS, *args)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_explain_refuses_bad_input_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("traffic:\n  peak_rps: lots\n", encoding="utf-8")
+    output = tmp_path / "out.md"
+    code, _, err = _explain(capsys, str(bad), "-o", str(output))
+    assert code == 2
+    assert "traffic.peak_rps" in err
+    assert not output.exists()
+    code, _, err = _explain(capsys, SERVERLESS, "-o", str(tmp_path / "missing" / "out.md"))
+    assert code == 2 and "does not exist" in err
