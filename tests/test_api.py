@@ -25,7 +25,7 @@ def decisions(report: Report) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def expected(reference: Advisor) -> Report:
-    return reference.recommend(read_requirements(str(EXAMPLE)))
+    return reference.recommend(read_requirements(str(EXAMPLE)), sensitivity=True)
 
 
 def test_recommend_accepts_a_model_a_dict_and_a_path(expected: Report) -> None:
@@ -35,6 +35,9 @@ def test_recommend_accepts_a_model_a_dict_and_a_path(expected: Report) -> None:
         report = recommend(given, engine="python")
         assert isinstance(report, Report)
         assert report == expected
+    without = recommend(EXAMPLE, engine="python", sensitivity=False)
+    assert all(decision.sensitivity is None for decision in without.decisions)
+    assert decisions(without) == decisions(expected)
 
 
 def test_default_engine_is_durable_and_agrees_with_the_reference(expected: Report) -> None:

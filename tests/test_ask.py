@@ -399,7 +399,8 @@ def test_a_full_questionnaire_through_a_pipe(tmp_path: Path, durable: Advisor) -
     assert parse_requirements(answers) == parse_requirements(PROFILE)
 
     decisions = json.loads(report.read_text())["decisions"]
-    mine = durable.recommend(parse_requirements(PROFILE)).model_dump(mode="json")["decisions"]
+    mine = durable.recommend(parse_requirements(PROFILE), sensitivity=True).model_dump(
+        mode="json")["decisions"]
     assert decisions == mine and decisions
     recommend = subprocess.run([sys.executable, "-m", "advisor", "recommend", str(saved),
                                 "--format", "json"], capture_output=True, text=True, timeout=120)

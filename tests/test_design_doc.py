@@ -54,7 +54,7 @@ FULL_PROFILE: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def report(durable: Advisor) -> Report:
-    return durable.recommend(read_requirements(EXAMPLE))
+    return durable.recommend(read_requirements(EXAMPLE), sensitivity=True)
 
 
 @pytest.fixture(scope="module")

@@ -81,7 +81,7 @@ def test_example_graph_contains_the_seed_scenario(durable: Advisor, name: str) -
 def test_report_matches_golden(
     durable: Advisor, path: Path, output_format: str, request: pytest.FixtureRequest
 ) -> None:
-    text = render(durable.recommend(read_requirements(str(path))), output_format)
+    text = render(durable.recommend(read_requirements(str(path)), sensitivity=True), output_format)
     golden = GOLDEN / f"{path.stem}.{output_format}"
     if request.config.getoption("--update-golden"):
         GOLDEN.mkdir(exist_ok=True)

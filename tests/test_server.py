@@ -49,7 +49,7 @@ def _example(path: Path) -> dict[str, Any]:
 
 
 def _in_process(advisor: Advisor, body: dict[str, Any]) -> Report:
-    return advisor.recommend(parse_requirements(body))
+    return advisor.recommend(parse_requirements(body), sensitivity=True)
 
 
 def _recommend(client: httpx.Client, body: Any, **headers: str) -> httpx.Response:
@@ -77,6 +77,21 @@ def test_every_example_gives_the_in_process_report(client: httpx.Client, durable
     assert got.pop("markdown") == render(expected, "md")
     assert got == expected.model_dump(mode="json")
     assert got["decisions"] and got["graph"]["nodes"]
+
+
+def test_what_would_change_each_decision_can_be_left_out(client: httpx.Client) -> None:
+    body = _example(example_files()[0])
+    full = _recommend(client, body).json()
+    assert all(item["sensitivity"] is not None for item in full["decisions"])
+    assert "What would change this decision" in full["markdown"]
+    short = client.post("/v1/recommendations?sensitivity=false", json=body).json()
+    assert all(item["sensitivity"] is None for item in short["decisions"])
+    assert "What would change this decision" not in short["markdown"]
+    assert [item["component"] for item in short["decisions"]] == \
+        [item["component"] for item in full["decisions"]]
+    wrong = client.post("/v1/recommendations?sensitivity=maybe", json=body)
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"][0]["loc"] == ["query", "sensitivity"]
 
 
 def test_api_and_command_line_give_the_same_decisions(client: httpx.Client) -> None:
@@ -400,7 +415,7 @@ def test_fifty_concurrent_requests_each_get_their_own_report(server: str,
         requirements = parse_requirements(body)
         assert report["title"] == body["workload"]["name"]
         assert report["input_hash"] == input_hash(given_requirements(requirements))
-        expected = durable.recommend(requirements).model_dump(mode="json")
+        expected = durable.recommend(requirements, sensitivity=True).model_dump(mode="json")
         assert report["decisions"] == expected["decisions"]
         distinct_decisions.add(json.dumps(report["decisions"]))
     assert len(distinct_decisions) > 5  # the inputs really lead to different reports
@@ -438,7 +453,7 @@ def test_bad_options_exit_2_without_a_traceback(tmp_path: Path, args: tuple[str,
 
 
 class _FailingAdvisor(Advisor):
-    def recommend(self, requirements: Requirements) -> Report:
+    def recommend(self, requirements: Requirements, sensitivity: bool = False) -> Report:
         raise EngineError("rule DATA-001: the core returned no result")
 
 

@@ -27,8 +27,10 @@ def recommend(
     requirements: Requirements | Mapping[str, Any] | str | Path,
     *,
     engine: str = "durable",
+    sensitivity: bool = True,
 ) -> Report:
-    """The recommendation for a requirements model, a mapping, or a YAML/JSON file path.
+    """The recommendation for a requirements model, a mapping, or a YAML/JSON file path; with
+    ``sensitivity`` (the default) each decision says what would change it.
 
     Raises ``advisor.inputs.InputError`` naming the field (and, for a file, the line) when the
     requirements are invalid, and ``ValueError`` for an unknown engine.
@@ -41,4 +43,4 @@ def recommend(
         model = parse_requirements(dict(requirements), "<requirements>")
     else:
         model = parse_requirements(requirements, "<requirements>")
-    return advisor_for(engine).recommend(model)
+    return advisor_for(engine).recommend(model, sensitivity=sensitivity)

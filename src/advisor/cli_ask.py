@@ -111,7 +111,8 @@ def _ask(args: argparse.Namespace) -> int:
     save(answers)
     requirements = parse_requirements(answers, args.save or args.answers or "<answers>")
     try:
-        report = Advisor(engine=args.engine, catalog=catalog).recommend(requirements)
+        report = Advisor(engine=args.engine, catalog=catalog).recommend(requirements,
+                                                                       sensitivity=True)
     except (EngineError, CompileError) as error:
         raise Failure(EXIT_ENGINE, f"engine '{args.engine}' failed: {error}") from None
     emit(render(report, args.format), args.output)

@@ -47,7 +47,7 @@ def run_doc(args: argparse.Namespace) -> int:
     if adr_dir is not None and adr_dir.exists() and not adr_dir.is_dir():
         raise Failure(EXIT_INVALID, f"--adr-dir {adr_dir}: exists and is not a directory")
     check_writable("-o", args.output)
-    report = report_for_file(args.file, args.rules, args.engine)
+    report = report_for_file(args.file, args.rules, args.engine, sensitivity=True)
     try:
         document = design_doc(report, templates)
         records = adr_files(report, templates) if adr_dir is not None else {}

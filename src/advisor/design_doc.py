@@ -147,7 +147,9 @@ def requirement_rows(report: Report) -> list[RequirementRow]:
 @functools.lru_cache(maxsize=8)
 def _environment(directory: str) -> jinja2.Environment:
     # An overlay with its own filter table: the report environment stays as render.py made it.
-    env = environment(Path(directory)).overlay()
+    # The report's partials stay reachable, so a document can reuse the report's macros.
+    env = environment(Path(directory)).overlay(loader=jinja2.ChoiceLoader([
+        jinja2.FileSystemLoader(directory), jinja2.FileSystemLoader(str(templates_dir()))]))
     env.filters = {**env.filters, "yaml": _yaml_scalar}
     return env
 

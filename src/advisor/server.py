@@ -234,9 +234,11 @@ def _check_engine(engine: str | None) -> None:
         }])
 
 
-def _flag(name: str, value: str | None) -> bool:
-    """A true/false query parameter (absent: false), checked after the body is read."""
-    if value is None or value == "false":
+def _flag(name: str, value: str | None, default: bool = False) -> bool:
+    """A true/false query parameter (absent: ``default``), checked after the body is read."""
+    if value is None:
+        return default
+    if value == "false":
         return False
     if value == "true":
         return True
@@ -306,6 +308,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": InvalidInputOut, "description": "invalid requirements or engine"},
     500: {"model": ErrorOut, "description": "the engine failed"},
 }
+_SENSITIVITY_QUERY = Query(None, description="false: leave out what would change each decision "
+                          "(default true; it re-evaluates changed requirements)",
+                          json_schema_extra={"enum": ["true", "false"]})
 _MARKDOWN_BODY = {"content": {MARKDOWN: {"schema": {"type": "string"}}}}
 _HTML_QUERY = Query(None, description="true: add the report as HTML (field `html`) to the JSON "
                     "answer", json_schema_extra={"enum": ["true", "false"]})
@@ -340,11 +345,11 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_00
         redoc_url=None,
     )
 
-    def evaluate(body: bytes, engine: str | None) -> Report:
+    def evaluate(body: bytes, engine: str | None, sensitivity: bool) -> Report:
         requirements = _requirements(body)
         chosen = advisors.get(engine or default.engine.name)
         try:
-            return chosen.recommend(requirements)
+            return chosen.recommend(requirements, sensitivity=sensitivity)
         except (EngineError, CompileError) as error:
             raise _engine_failure(chosen.engine.name, error) from None
 
@@ -352,16 +357,18 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_00
               responses={200: _MARKDOWN_BODY, 406: {"model": ErrorOut}, **_ERRORS},
               summary="Recommend an architecture")
     async def recommendations(request: Request, engine: str | None = _ENGINE_QUERY,
-                              html: str | None = _HTML_QUERY) -> Response:
+                              html: str | None = _HTML_QUERY,
+                              sensitivity: str | None = _SENSITIVITY_QUERY) -> Response:
         """The report as JSON with its Markdown (and with ``?html=true`` its HTML);
         ``Accept: text/markdown`` for the Markdown alone."""
         body = await _read_body(request, max_body_bytes)
         _check_engine(engine)
         with_html = _flag("html", html)
+        with_sensitivity = _flag("sensitivity", sensitivity, default=True)
         media = _negotiate(request.headers.get("accept"))
 
         def answer() -> Response:
-            report = evaluate(body, engine)
+            report = evaluate(body, engine, with_sensitivity)
             markdown = render(report, "md")
             if media == MARKDOWN:
                 return Response(markdown, media_type=MARKDOWN_UTF8, headers={"Vary": "Accept"})
@@ -375,15 +382,18 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_00
 
     @app.post("/v1/design-docs", response_class=Response, openapi_extra=_BODY,
               responses={200: _MARKDOWN_BODY, **_ERRORS}, summary="Draft a design document")
-    async def design_docs(request: Request, engine: str | None = _ENGINE_QUERY) -> Response:
+    async def design_docs(request: Request, engine: str | None = _ENGINE_QUERY,
+                          sensitivity: str | None = _SENSITIVITY_QUERY) -> Response:
         """A design-document draft in Markdown for the requirements."""
         body = await _read_body(request, max_body_bytes)
         _check_engine(engine)
+        with_sensitivity = _flag("sensitivity", sensitivity, default=True)
 
         def answer() -> Response:
             from advisor.design_doc import design_doc
 
-            return Response(design_doc(evaluate(body, engine)), media_type=MARKDOWN_UTF8)
+            report = evaluate(body, engine, with_sensitivity)
+            return Response(design_doc(report), media_type=MARKDOWN_UTF8)
 
         return await run_in_threadpool(answer)
 
