@@ -242,3 +242,19 @@ def test_explain_refuses_bad_input_and_writes_nothing(
     assert not output.exists()
     code, _, err = _explain(capsys, SERVERLESS, "-o", str(tmp_path / "missing" / "out.md"))
     assert code == 2 and "does not exist" in err
+
+
+@pytest.mark.parametrize("engine", ["durable", "python"])
+def test_evaluating_the_first_rounds_decides_early_slots_as_a_full_run_does(
+    advisors: dict[str, Advisor], engine: str
+) -> None:
+    advisor = advisors[engine]
+    requirements = parse_requirements(_document(THREE_TIER), THREE_TIER)
+    full = advisor.evaluate(requirements)
+    rounds = {firing.slot: firing.round for firing in full.firings if firing.slot}
+    for count in (1, 2, 3):
+        partial = advisor.evaluate(requirements, count)
+        assert partial.rounds == count
+        expected = {slot: component for slot, component in full.decisions.items()
+                    if rounds[slot] < count}
+        assert partial.decisions == expected and expected

@@ -61,9 +61,10 @@ class Advisor:
         self.compiled = compile_rules(self.catalog)
         self.engine = make_engine(engine, self.compiled)
 
-    def evaluate(self, requirements: Requirements) -> Trace:
-        """The engine's firings and decisions for one profile, without building a report."""
-        return self.engine.evaluate(build_facts(requirements), choose_winners)
+    def evaluate(self, requirements: Requirements, rounds: int | None = None) -> Trace:
+        """The engine's firings and decisions for one profile (over the first ``rounds``
+        chaining rounds when given), without building a report."""
+        return self.engine.evaluate(build_facts(requirements), choose_winners, rounds)
 
     def recommend(self, requirements: Requirements, sensitivity: bool = False) -> Report:
         """The full recommendation for one requirements profile; with ``sensitivity``, each
@@ -77,6 +78,7 @@ class Advisor:
         decisions = resolution.decisions
         if sensitivity:
             found = analyse(self.catalog, requirements, trace.decisions,
+                            {decision.slot: decision.round for decision in decisions},
                             resolution.assumptions, self.evaluate)
             decisions = [decision.model_copy(update={"sensitivity": found[decision.slot]})
                          for decision in decisions]

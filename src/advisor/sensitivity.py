@@ -45,8 +45,9 @@ from advisor.models.requirements import Requirements
 from advisor.models.rule import Clause, Operator, Rule
 from advisor.resolve import describe_test
 
-Evaluate = Callable[[Requirements], Trace]
-"""Runs the engine over a changed profile (the pipeline supplies it)."""
+Evaluate = Callable[[Requirements, int], Trace]
+"""Runs the engine's first N chaining rounds over a changed profile (the pipeline supplies
+it): a slot decided in round k needs rounds up to k only."""
 
 MAX_CHANGES = 3  # requirements one flip may change
 _VALUES_PER_CLAUSE = 3  # values tried to make one clause hold or fail
@@ -101,6 +102,7 @@ def analyse(
     catalog: Catalog,
     requirements: Requirements,
     decisions: Mapping[str, str],
+    rounds: Mapping[str, int],
     assumptions: Sequence[Assumption],
     evaluate: Evaluate,
 ) -> dict[str, Sensitivity]:
@@ -109,11 +111,12 @@ def analyse(
     with another component (a change that gives an unknown requirement a value first)."""
     given = requirement_facts(requirements)
     search = _Search(catalog, given, decisions)
-    outcomes: dict[tuple[tuple[str, Any], ...], Trace | None] = {}
+    outcomes: dict[tuple[int, tuple[tuple[str, Any], ...]], Trace | None] = {}
     out: dict[str, Sensitivity] = {}
     for slot, component in decisions.items():
         evaluated = 0
         flips: list[Flip] = []
+        needed = rounds[slot] + 1  # the chaining round that decided the slot, counted from 0
         by_target: dict[str, list[_Candidate]] = {}
         for candidate, target in search.candidates(slot, component):
             by_target.setdefault(target, []).append(candidate)
@@ -121,10 +124,11 @@ def analyse(
             ordered = sorted(by_target[target],
                              key=lambda item: (len(item.changes), not item.assumed))
             for candidate in ordered:
-                key = tuple((field, _hashable(value)) for field, value in candidate.changes)
+                key = (needed, tuple((field, _hashable(value))
+                                     for field, value in candidate.changes))
                 if key not in outcomes:
                     changed = _changed_requirements(requirements, candidate.changes)
-                    outcomes[key] = None if changed is None else evaluate(changed)
+                    outcomes[key] = None if changed is None else evaluate(changed, needed)
                 evaluated += outcomes[key] is not None
                 trace = outcomes[key]
                 new = trace.decisions.get(slot) if trace is not None else None

@@ -144,8 +144,9 @@ class RuleEngine(Protocol):
 
     name: str
 
-    def evaluate(self, facts: Facts, choose: Chooser) -> Trace:
-        """Run every round over ``facts``; raise EngineError when the backend fails."""
+    def evaluate(self, facts: Facts, choose: Chooser, rounds: int | None = None) -> Trace:
+        """Run every round over ``facts`` (only the first ``rounds`` when given: a slot decided
+        in an early round needs no later one); raise EngineError when the backend fails."""
         ...
 
 
@@ -159,11 +160,14 @@ def run_chain(
     choose: Chooser,
     match_round: RoundMatcher,
     firing_budget: int,
+    rounds: int | None = None,
 ) -> Trace:
-    """Drive the rounds to a fixpoint: match, let ``choose`` decide, add decisions, repeat."""
+    """Drive the rounds to a fixpoint: match, let ``choose`` decide, add decisions, repeat.
+    With ``rounds``, stop after that many."""
     decisions: dict[str, str] = {}
     firings: list[Firing] = []
-    for index in range(len(rules.rounds)):
+    last = len(rules.rounds) if rounds is None else min(rounds, len(rules.rounds))
+    for index in range(last):
         round_facts: dict[str, FactValue] = dict(facts)
         for slot, component in decisions.items():
             round_facts[f"{DECISION_PREFIX}{slot}"] = component
@@ -184,7 +188,7 @@ def run_chain(
             decisions[slot] = component
     return Trace(
         engine=name,
-        rounds=len(rules.rounds),
+        rounds=last,
         firings=tuple(firings),
         decisions=dict(sorted(decisions.items())),
     )

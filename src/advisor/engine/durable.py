@@ -401,11 +401,12 @@ class DurableEngine:
             seen.add(firing.rule_id)
         return fired
 
-    def evaluate(self, facts: Facts, choose: Chooser) -> Trace:
-        """Evaluate every round over ``facts``; one evaluation at a time per engine."""
+    def evaluate(self, facts: Facts, choose: Chooser, rounds: int | None = None) -> Trace:
+        """Evaluate every round (or the first ``rounds``) over ``facts``; one evaluation at a
+        time per engine."""
         with self._lock:
             return run_chain(
-                self.name, self._rules, facts, choose, self.match_round, self._budget
+                self.name, self._rules, facts, choose, self.match_round, self._budget, rounds
             )
 
     def describe_rulesets(self) -> list[dict[str, Any]]:

@@ -98,6 +98,7 @@ class ReferenceEngine:
                 )
         return list(fired.values())
 
-    def evaluate(self, facts: Facts, choose: Chooser) -> Trace:
-        """Evaluate every round over ``facts``."""
-        return run_chain(self.name, self._rules, facts, choose, self.match_round, self._budget)
+    def evaluate(self, facts: Facts, choose: Chooser, rounds: int | None = None) -> Trace:
+        """Evaluate every round (or the first ``rounds``) over ``facts``."""
+        return run_chain(self.name, self._rules, facts, choose, self.match_round, self._budget,
+                         rounds)
