@@ -49,8 +49,9 @@ def main() -> int:
         flips = sum(len(d.sensitivity.flips) for d in report.decisions if d.sensitivity)
         print(f"| {path.stem} | {base * 1000:.2f} | {with_it * 1000:.2f} | {ratio:.2f} "
               f"| {evaluated} | {flips} |")
-    print(f"\nsensitivity cost over {len(ratios)} examples: median {statistics.median(ratios):.2f}x, "
-          f"max {max(ratios):.2f}x one evaluation (target: under 5x)")
+    print(f"\nsensitivity cost over {len(ratios)} examples: "
+          f"median {statistics.median(ratios):.2f}x, max {max(ratios):.2f}x one evaluation "
+          "(target: under 5x)")
     return 0
 
 
