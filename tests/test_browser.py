@@ -313,4 +313,4 @@ def test_openapi_describes_the_questionnaire_endpoints(client: httpx.Client) -> 
     assert "422" in state["responses"]
     assert "get" in paths["/v1/questionnaire"]
     parameters = {item["name"] for item in paths["/v1/recommendations"]["post"]["parameters"]}
-    assert parameters == {"engine", "html"}
+    assert parameters == {"engine", "html", "sensitivity"}
