@@ -73,9 +73,10 @@ def test_any_document_is_either_fully_reported_or_refused_naming_its_field(
                 field.startswith(f"{name}.") for name in _names(document)
             ), line
         return
-    report = durable.recommend(requirements)
+    report = durable.recommend(requirements, sensitivity=True)
     markdown = render(report, "md")
     assert markdown.startswith("# ") and "## Decisions" in markdown
+    assert markdown.count("**What would change this decision**") == len(report.decisions)
     assert json.loads(render(report, "json"))["input_hash"] == report.input_hash
 
 
