@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from advisor.catalog import CatalogError
 from advisor.cli_ask import register as register_ask
+from advisor.cli_batch import register as register_batch
 from advisor.cli_common import (
     EXIT_INVALID,
     EXIT_OK,
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_serve(sub)
     register_diff(sub)
     register_explain(sub)
+    register_batch(sub)
     return parser
 
 
