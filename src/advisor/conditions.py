@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from advisor.facts import Facts, FactValue
+from advisor.facts import Facts
 from advisor.models.rule import Operator
 
 
@@ -14,12 +14,12 @@ def holds(fact: str, operator: Operator, operand: object, facts: Facts) -> bool:
         return False
     value = facts[fact]
     if operator is Operator.equals:
-        return _same(value, operand)
+        return same_value(value, operand)
     if operator is Operator.not_equals:
-        return not _same(value, operand)
+        return not same_value(value, operand)
     if operator is Operator.one_of:
         assert isinstance(operand, tuple | list)
-        return any(_same(value, item) for item in operand)
+        return any(same_value(value, item) for item in operand)
     if operator is Operator.contains:
         return isinstance(value, tuple) and operand in value
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -41,8 +41,9 @@ def needs_fact(operator: Operator, operand: object) -> bool:
     return not (operator is Operator.exists and operand is False)
 
 
-def _same(value: FactValue, operand: object) -> bool:
-    # Booleans never equal numbers: the catalog only allows bool operands on bool facts.
+def same_value(value: object, operand: object) -> bool:
+    """Equality as clauses see it: booleans never equal numbers (true is not 1)."""
+    # The catalog only allows bool operands on bool facts.
     if isinstance(value, bool) or isinstance(operand, bool):
         return isinstance(value, bool) and isinstance(operand, bool) and value is operand
     return value == operand

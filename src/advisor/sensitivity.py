@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from advisor.catalog import DECISION_PREFIX, Catalog
-from advisor.conditions import holds
+from advisor.conditions import holds, same_value
 from advisor.engine.base import Trace
 from advisor.facts import (
     DECIMALS,
@@ -146,15 +146,6 @@ def analyse(
             evaluated=evaluated,
         )
     return out
-
-
-def apply_changes(requirements: Requirements, changes: Sequence[Change]) -> Requirements:
-    """The requirements with a flip's changes applied (``ValueError`` if they are not valid)."""
-    changed = _changed_requirements(
-        requirements, tuple((change.fact, _fact_value(change.after)) for change in changes))
-    if changed is None:
-        raise ValueError("the changes do not give valid requirements")
-    return changed
 
 
 class _Search:
@@ -327,7 +318,7 @@ class _Search:
         if operator is Operator.one_of:
             return list(operand)
         if operator is Operator.not_equals:
-            return [value for value in self._tested(slot, spec) if not _same(value, operand)]
+            return [value for value in self._tested(slot, spec) if not same_value(value, operand)]
         if operator is Operator.contains:
             return [_with(current, operand)]
         if operator is Operator.exists:
@@ -351,7 +342,7 @@ class _Search:
             if spec.type == "number":
                 return _numbers_meeting(spec, Operator.gt, float(max(excluded)))
             return [value for value in self._tested(slot, spec)
-                    if not any(_same(value, item) for item in excluded)]
+                    if not any(same_value(value, item) for item in excluded)]
         if operator is Operator.contains:
             assert isinstance(current, tuple)
             return [tuple(item for item in current if item != operand)]
@@ -404,9 +395,9 @@ class _Search:
             else:
                 updates = {step.fact: step.value}
             for field, value in updates.items():
-                if field in changes and not _same(changes[field], value):
+                if field in changes and not same_value(changes[field], value):
                     return None
-                if _same(self.given.get(field), value):
+                if same_value(self.given.get(field), value):
                     continue
                 changes[field] = value
                 motives.setdefault(field, step)
@@ -489,26 +480,16 @@ def _with(current: FactValue | None, item: Any) -> tuple[str, ...]:
     return tuple(sorted(members | {str(item)}))
 
 
-def _same(left: object, right: object) -> bool:
-    if isinstance(left, bool) or isinstance(right, bool):
-        return isinstance(left, bool) and isinstance(right, bool) and left is right
-    return left == right
-
-
 def _unique(values: Iterator[Any] | Sequence[Any]) -> list[Any]:
     out: list[Any] = []
     for value in values:
-        if not any(_same(value, seen) and type(value) is type(seen) for seen in out):
+        if not any(same_value(value, seen) and type(value) is type(seen) for seen in out):
             out.append(value)
     return out
 
 
 def _hashable(value: FactValue | None) -> Any:
     return (type(value).__name__, value)
-
-
-def _fact_value(value: Any) -> FactValue | None:
-    return tuple(value) if isinstance(value, list) else value
 
 
 def _changed_requirements(requirements: Requirements,
