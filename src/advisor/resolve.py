@@ -2,14 +2,19 @@
 
 The winner of a slot is the fired rule with the highest priority, then the lowest id. Engine
 firing order never matters. Every fired rule that did not win stays visible as a contender.
+
+What a report shows the same way whatever the profile (a rule's titles and trimmed prose, its
+rejected alternatives, each clause's test and meaning) is prepared once per rule set. Report
+objects are frozen, so one built for a rule's evidence with the same matched values, or for
+a citation under the same number, is shared by every report that shows it.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from advisor.catalog import DECISION_PREFIX, Catalog
 from advisor.conditions import holds, needs_fact
@@ -36,7 +41,7 @@ from advisor.models.report import (
     WarningOut,
     WiringOut,
 )
-from advisor.models.rule import Citation, Clause, Operator, ReviewKind, Rule
+from advisor.models.rule import Citation, Clause, Operator, ReviewKind
 
 _SYMBOLS = {
     Operator.equals: "=",
@@ -97,30 +102,240 @@ def _show(value: object) -> str:
     return str(value)
 
 
-@dataclass
+_Key = TypeVar("_Key", bound=Hashable)
+_Made = TypeVar("_Made")
+# A cache of shared report objects starts again once it holds this many, so a long-lived
+# process that keeps seeing new numbers stays bounded (a few MB).
+_REMEMBERED = 20_000
+
+
+def _remember(cache: dict[_Key, _Made], key: _Key, made: _Made) -> _Made:
+    if len(cache) >= _REMEMBERED:
+        cache.clear()
+    cache[key] = made
+    return made
+
+
+@dataclass(frozen=True)
+class _Citing:
+    """A rule's or pillar's citations: its distinct sources in order of first citation, and per
+    citation the position of its source and its content's index."""
+
+    sources: tuple[str, ...]
+    citations: tuple[tuple[int, int], ...]
+
+
+# One clause as evidence: fact, test, the fact's meaning, the inputs a derived fact comes from.
+_EvidenceSpec = tuple[str, str, str, list[str]]
+# Each rule's clauses prepared for the "what is it waiting on" scan: per fact, whether it is a
+# decision and its distinct tests (operator, operand, the rules using it); per fact some rule
+# needs, the user inputs behind it and those rules.
+_Tests = tuple[tuple[str, bool, tuple[tuple[Operator, Any, tuple[str, ...]], ...]], ...]
+_Needs = tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]
+
+
+class _Prepared:
+    """A rule set in the shape reports use, and the report objects shared between reports.
+
+    Built once per rule-set digest (which covers every knowledge file)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        inputs = derived_fact_inputs()
+        self.slot_of = {rule.id: rule.slot for rule in catalog.rules}
+        self.evidence_specs: dict[str, tuple[_EvidenceSpec, ...]] = {
+            rule.id: tuple(
+                (clause.fact, describe_test(clause), catalog.facts[clause.fact].description,
+                 list(inputs.get(clause.fact, ())))
+                for clause in rule.when
+            )
+            for rule in catalog.rules
+        }
+        self.tested = {rule.id: tuple(clause.fact for clause in rule.when)
+                       for rule in catalog.rules}
+        contents: dict[tuple[str, str | None, str | None], int] = {}
+        self.citation_parts: list[tuple[str, str | None, str | None]] = []
+
+        def citing(citations: Sequence[Citation]) -> _Citing:
+            sources = tuple(dict.fromkeys(citation.source for citation in citations))
+            out = []
+            for citation in citations:
+                content = (citation.source, citation.quote, citation.note)
+                if content not in contents:
+                    contents[content] = len(self.citation_parts)
+                    self.citation_parts.append(content)
+                out.append((sources.index(citation.source), contents[content]))
+            return _Citing(sources, tuple(out))
+
+        self.rule_citations = {rule.id: citing(rule.citations) for rule in catalog.rules}
+        self.pillar_citations = {pillar.id: citing(pillar.citations)
+                                 for pillar in catalog.pillars.values()}
+        self.decision_fields: dict[str, dict[str, Any]] = {}
+        self.contender_fields: dict[str, dict[str, Any]] = {}
+        # Per recommending rule: the alternatives it rejects, first rejection of a component
+        # kept, in rule order and sorted by component.
+        self.rejections: dict[str, dict[str, Alternative]] = {}
+        self.alternatives: dict[str, list[Alternative]] = {}
+        for rule in catalog.rules:
+            if rule.recommend is None:
+                continue
+            component = catalog.components[rule.recommend.component]
+            slot_id = rule.recommend.slot
+            self.decision_fields[rule.id] = dict(
+                id=f"{rule.id}@{slot_id}", slot=slot_id, slot_title=catalog.slots[slot_id].title,
+                component=component.id, label=component.label, service=component.service,
+                rule_id=rule.id, rule_title=rule.title, strength=rule.strength.value,
+                priority=rule.priority, rationale=rule.rationale.strip(),
+                not_when=rule.not_when, settings=list(rule.recommend.settings),
+            )
+            self.contender_fields[rule.id] = dict(
+                rule_id=rule.id, title=rule.title, label=component.label,
+                priority=rule.priority, strength=rule.strength.value,
+            )
+            rejected: dict[str, Alternative] = {}
+            for rejection in rule.rejects:
+                rejected.setdefault(rejection.component, Alternative(
+                    component=rejection.component,
+                    label=catalog.components[rejection.component].label,
+                    because=rejection.because, rule_id=rule.id,
+                ))
+            self.rejections[rule.id] = rejected
+            self.alternatives[rule.id] = _by_component(rejected)
+        self.tests, self.needs = _waiting_plan(catalog, inputs)
+        self.always_relevant = frozenset(slot for slot in catalog.slots
+                                         if not catalog.relevance(slot))
+        relevance: dict[str, dict[tuple[Operator, str, Any], tuple[Operator, Any, list[str]]]] = {}
+        for slot in catalog.slots:
+            for fact, operator, operand in catalog.relevance(slot):
+                hashable = tuple(operand) if isinstance(operand, list) else operand
+                identity = (operator, type(operand).__name__, hashable)
+                relevance.setdefault(fact, {}).setdefault(
+                    identity, (operator, operand, []))[2].append(slot)
+        # Per fact: its distinct relevance tests and the slots each makes relevant.
+        self.relevance_tests = tuple(
+            (fact, tuple((operator, operand, tuple(slots))
+                         for operator, operand, slots in by_test.values()))
+            for fact, by_test in relevance.items()
+        )
+        self.evidence: dict[tuple[Any, ...], list[Evidence]] = {}
+        self.contenders: dict[tuple[Any, ...], Contender] = {}
+        self.citations: dict[tuple[int, int], CitationOut] = {}
+        self.referenced: dict[tuple[str, int], Reference] = {}
+        self.assumed: dict[tuple[str, tuple[str, ...]], Assumption] = {}
+        # Per fact and value (of the fact's class): the rules whose tests on it fail.
+        self.ruling: dict[tuple[str, type, FactValue | None], frozenset[str]] = {}
+        # Per fact and value (or absence): the slots its relevance tests make relevant.
+        self.relevant_by_value: dict[tuple[str, type, FactValue | None], frozenset[str]] = {}
+
+    def citation(self, content: int, number: int) -> CitationOut:
+        """One citation under the number its source has in a report."""
+        found = self.citations.get((content, number))
+        if found is None:
+            source, quote, note = self.citation_parts[content]
+            found = _remember(self.citations, (content, number), CitationOut(
+                number=number, source=source, quote=quote, note=note))
+        return found
+
+    def evidence_for(self, rule_id: str, matched: Mapping[str, MatchedValue]) -> list[Evidence]:
+        """Each clause of the rule with the value it matched."""
+        return self._evidence(rule_id, matched)[1]
+
+    def contender(self, firing: Firing, agrees: bool) -> Contender:
+        """A firing for a slot another rule decided."""
+        evidence_key, evidence = self._evidence(firing.rule_id, firing.matched)
+        key = (evidence_key, firing.component, agrees)
+        found = self.contenders.get(key)
+        if found is None:
+            found = _remember(self.contenders, key, Contender(
+                **self.contender_fields[firing.rule_id], component=firing.component,
+                evidence=evidence, agrees=agrees))
+        return found
+
+    def _evidence(
+        self, rule_id: str, matched: Mapping[str, MatchedValue]
+    ) -> tuple[tuple[Any, ...], list[Evidence]]:
+        values = [matched.get(fact) for fact in self.tested[rule_id]]
+        # The class keeps true, 1 and 1.0 apart (equal, and hashed alike, in Python).
+        key = (rule_id, *[(value.__class__, tuple(value) if isinstance(value, list) else value)
+                          for value in values])
+        found = self.evidence.get(key)
+        if found is None:
+            found = _remember(self.evidence, key, [
+                Evidence(fact=fact, value=value, test=test, description=description,
+                         derived_from=derived_from)
+                for (fact, test, description, derived_from), value
+                in zip(self.evidence_specs[rule_id], values, strict=True)
+            ])
+        return key, found
+
+
+def _by_component(alternatives: dict[str, Alternative]) -> list[Alternative]:
+    return sorted(alternatives.values(), key=lambda item: item.component)
+
+
+def _waiting_plan(catalog: Catalog, inputs: Mapping[str, tuple[str, ...]]) -> tuple[_Tests, _Needs]:
+    tests: dict[str, dict[tuple[Operator, str, Any], tuple[Operator, Any, list[str]]]] = {}
+    needs: dict[str, list[str]] = {}
+    for rule in catalog.rules:
+        for fact, operator, operand in catalog.clauses(rule.id):
+            # The type name keeps true and 1 apart (they are equal, and hash alike, in Python).
+            hashable = tuple(operand) if isinstance(operand, list) else operand
+            identity = (operator, type(operand).__name__, hashable)
+            by_fact = tests.setdefault(fact, {})
+            by_fact.setdefault(identity, (operator, operand, []))[2].append(rule.id)
+            if needs_fact(operator, operand) and not fact.startswith(DECISION_PREFIX):
+                needs.setdefault(fact, []).append(rule.id)
+    return (
+        tuple((fact, fact.startswith(DECISION_PREFIX),
+               tuple((operator, operand, tuple(rule_ids))
+                     for operator, operand, rule_ids in by_fact.values()))
+              for fact, by_fact in tests.items()),
+        tuple((fact, inputs.get(fact, (fact,)), tuple(dict.fromkeys(rule_ids)))
+              for fact, rule_ids in needs.items()),
+    )
+
+
+_PREPARED: dict[str, _Prepared] = {}
+
+
+def _prepared(catalog: Catalog) -> _Prepared:
+    prepared = _PREPARED.get(catalog.digest)
+    if prepared is None:
+        prepared = _PREPARED[catalog.digest] = _Prepared(catalog)
+    return prepared
+
+
 class _References:
     """Numbers sources in order of first citation."""
 
-    catalog: Catalog
-
-    def __post_init__(self) -> None:
+    def __init__(self, catalog: Catalog, prepared: _Prepared) -> None:
+        self.catalog = catalog
+        self.prepared = prepared
         self.numbers: dict[str, int] = {}
 
-    def cite(self, citations: Sequence[Citation]) -> list[CitationOut]:
-        out = []
-        for citation in citations:
-            number = self.numbers.setdefault(citation.source, len(self.numbers) + 1)
-            out.append(CitationOut(number=number, source=citation.source,
-                                   quote=citation.quote, note=citation.note))
-        return out
+    def cite(self, citing: _Citing) -> list[CitationOut]:
+        numbers = self.numbers
+        citation = self.prepared.citation
+        assigned = []
+        for source in citing.sources:
+            number = numbers.get(source)
+            if number is None:
+                number = numbers[source] = len(numbers) + 1
+            assigned.append(number)
+        return [citation(content, assigned[position]) for position, content in citing.citations]
 
     def listing(self) -> list[Reference]:
+        referenced = self.prepared.referenced
         out = []
-        for source_id, number in sorted(self.numbers.items(), key=lambda item: item[1]):
-            source = self.catalog.sources[source_id]
-            location = source.file if source.file else (source.url or "")
-            out.append(Reference(number=number, source=source_id, kind=source.kind.value,
-                                 title=source.title, location=location))
+        # Numbers were handed out in insertion order.
+        for source_id, number in self.numbers.items():
+            made = referenced.get((source_id, number))
+            if made is None:
+                source = self.catalog.sources[source_id]
+                location = source.file if source.file else (source.url or "")
+                made = _remember(referenced, (source_id, number), Reference(
+                    number=number, source=source_id, kind=source.kind.value,
+                    title=source.title, location=location))
+            out.append(made)
         return out
 
 
@@ -138,34 +353,6 @@ class Resolution:
     review: list[PillarReview]
 
 
-# Per rule-set digest and rule: each clause's fact, test, fact description and the inputs a
-# derived fact comes from. Only the matched value differs between reports.
-_EVIDENCE: dict[str, dict[str, tuple[tuple[str, str, str, tuple[str, ...]], ...]]] = {}
-
-
-def _evidence(rule: Rule, matched: Mapping[str, MatchedValue], catalog: Catalog) -> list[Evidence]:
-    by_rule = _EVIDENCE.get(catalog.digest)
-    if by_rule is None:
-        inputs = derived_fact_inputs()
-        by_rule = _EVIDENCE[catalog.digest] = {
-            each.id: tuple(
-                (clause.fact, describe_test(clause), catalog.facts[clause.fact].description,
-                 inputs.get(clause.fact, ()))
-                for clause in each.when
-            )
-            for each in catalog.rules
-        }
-    return [
-        Evidence(fact=fact, value=matched.get(fact), test=test, description=description,
-                 derived_from=list(derived_from))
-        for fact, test, description, derived_from in by_rule[rule.id]
-    ]
-
-
-def _label(catalog: Catalog, component: str) -> str:
-    return catalog.components[component].label
-
-
 def resolve_decisions(
     catalog: Catalog,
     firings: Sequence[Firing],
@@ -176,7 +363,8 @@ def resolve_decisions(
     """Build the report's decisions, undecided slots, warnings, conflicts, capacity figures,
     Well-Architected review and assumptions. ``pillar_order`` is the workload's stated pillar
     priority (the facts hold it as an unordered set)."""
-    references = _References(catalog)
+    prepared = _prepared(catalog)
+    references = _References(catalog, prepared)
     by_slot: dict[str, list[Firing]] = {}
     by_purpose: dict[str, list[Firing]] = {}
     for firing in firings:
@@ -188,87 +376,68 @@ def resolve_decisions(
     wiring = by_purpose.get("wire", [])
 
     out: list[Decision] = []
-    for slot_id, slot in catalog.slots.items():
+    for slot_id in catalog.slots:
         if slot_id not in decisions:
             continue
         ranked = sorted(by_slot.get(slot_id, []), key=winner_order)
         winner = ranked[0]
-        rule = catalog.rule(winner.rule_id)
-        assert rule.recommend is not None and winner.component == decisions[slot_id]
-        agreeing = [f for f in ranked[1:] if f.component == winner.component]
-        alternatives: dict[str, Alternative] = {}
-        for source_rule in [rule, *(catalog.rule(f.rule_id) for f in agreeing)]:
-            for rejection in source_rule.rejects:
-                alternatives.setdefault(
-                    rejection.component,
-                    Alternative(
-                        component=rejection.component,
-                        label=_label(catalog, rejection.component),
-                        because=rejection.because, rule_id=source_rule.id,
-                    ),
-                )
+        fields = prepared.decision_fields[winner.rule_id]
+        assert winner.component == decisions[slot_id] == fields["component"]
         contenders = []
+        rejections: dict[str, Alternative] | None = None
         for firing in ranked[1:]:
-            other = catalog.rule(firing.rule_id)
-            assert firing.component is not None
-            contenders.append(
-                Contender(
-                    rule_id=other.id, title=other.title, component=firing.component,
-                    label=_label(catalog, firing.component), priority=other.priority,
-                    strength=other.strength.value,
-                    evidence=_evidence(other, firing.matched, catalog),
-                    agrees=firing.component == winner.component,
-                )
-            )
-        citations = references.cite(rule.citations)
-        component = catalog.components[winner.component or ""]
+            agrees = firing.component == winner.component
+            if agrees:
+                if rejections is None:
+                    rejections = dict(prepared.rejections[winner.rule_id])
+                for component, alternative in prepared.rejections[firing.rule_id].items():
+                    rejections.setdefault(component, alternative)
+            contenders.append(prepared.contender(firing, agrees))
         out.append(
             Decision(
-                id=f"{rule.id}@{slot_id}", slot=slot_id, slot_title=slot.title,
-                component=component.id, label=component.label, service=component.service,
-                rule_id=rule.id, rule_title=rule.title, strength=rule.strength.value,
-                priority=rule.priority, round=winner.round, rationale=rule.rationale.strip(),
-                not_when=rule.not_when, settings=list(rule.recommend.settings),
-                evidence=_evidence(rule, winner.matched, catalog),
-                alternatives=sorted(alternatives.values(), key=lambda item: item.component),
-                contenders=contenders, citations=citations,
+                **fields, round=winner.round,
+                evidence=prepared.evidence_for(winner.rule_id, winner.matched),
+                alternatives=(prepared.alternatives[winner.rule_id] if rejections is None
+                              else _by_component(rejections)),
+                contenders=contenders,
+                citations=references.cite(prepared.rule_citations[winner.rule_id]),
             )
         )
 
     warnings = []
-    for firing in sorted(warnings_fired, key=lambda item: item.rule_id):
+    for firing in sorted(warnings_fired, key=_by_rule):
         rule = catalog.rule(firing.rule_id)
         assert rule.warn is not None
         warnings.append(
             WarningOut(rule_id=rule.id, title=rule.title, strength=rule.strength.value,
                        message=rule.warn.message.strip(), remedy=rule.warn.remedy.strip(),
-                       evidence=_evidence(rule, firing.matched, catalog),
-                       citations=references.cite(rule.citations))
+                       evidence=prepared.evidence_for(rule.id, firing.matched),
+                       citations=references.cite(prepared.rule_citations[rule.id]))
         )
 
     connections = []
-    for firing in sorted(wiring, key=lambda item: item.rule_id):
+    for firing in sorted(wiring, key=_by_rule):
         rule = catalog.rule(firing.rule_id)
         connections.append(
             WiringOut(rule_id=rule.id, title=rule.title, rationale=rule.rationale.strip(),
                       edges=[f"{edge.from_} -> {edge.to}: {edge.label}" for edge in rule.connects],
-                      evidence=_evidence(rule, firing.matched, catalog),
-                      citations=references.cite(rule.citations))
+                      evidence=prepared.evidence_for(rule.id, firing.matched),
+                      citations=references.cite(prepared.rule_citations[rule.id]))
         )
 
-    conflicts = [_conflict(catalog, firing, references)
+    conflicts = [_conflict(catalog, prepared, firing, references)
                  for firing in sorted(by_purpose.get("conflict", []), key=_by_rule)]
-    capacity = [_capacity(catalog, firing, facts, references)
+    capacity = [_capacity(catalog, prepared, firing, facts, references)
                 for firing in sorted(by_purpose.get("capacity", []), key=_by_rule)]
-    review = _review(catalog, by_purpose.get("review", []), pillar_order, references)
+    review = _review(catalog, prepared, by_purpose.get("review", []), pillar_order, references)
     known = _known(facts, decisions)
-    waiting = _all_waiting(catalog, known)
-    relevant = _relevant_slots(catalog, known)
+    waiting = _all_waiting(prepared, known)
+    relevant = _relevant_slots(prepared, known)
     return Resolution(
         decisions=out,
         undecided=_undecided(catalog, decisions, relevant, waiting),
         warnings=warnings,
-        assumptions=_assumptions(catalog, relevant, waiting),
+        assumptions=_assumptions(catalog, prepared, relevant, waiting),
         references=references.listing(),
         wiring=[item.rule_id for item in connections],
         connections=connections,
@@ -282,10 +451,12 @@ def _by_rule(firing: Firing) -> str:
     return firing.rule_id
 
 
-def _conflict(catalog: Catalog, firing: Firing, references: _References) -> ConflictOut:
+def _conflict(
+    catalog: Catalog, prepared: _Prepared, firing: Firing, references: _References
+) -> ConflictOut:
     rule = catalog.rule(firing.rule_id)
     assert rule.conflict is not None
-    evidence = {item.fact: item for item in _evidence(rule, firing.matched, catalog)}
+    evidence = {item.fact: item for item in prepared.evidence_for(rule.id, firing.matched)}
     return ConflictOut(
         rule_id=rule.id,
         title=rule.title,
@@ -296,12 +467,13 @@ def _conflict(catalog: Catalog, firing: Firing, references: _References) -> Conf
         resolution=rule.conflict.resolution.strip(),
         involves=[RuleRef(rule_id=other, title=catalog.rule(other).title)
                   for other in rule.conflict.involves],
-        citations=references.cite(rule.citations),
+        citations=references.cite(prepared.rule_citations[rule.id]),
     )
 
 
 def _capacity(
-    catalog: Catalog, firing: Firing, facts: Facts, references: _References
+    catalog: Catalog, prepared: _Prepared, firing: Firing, facts: Facts,
+    references: _References,
 ) -> CapacityOut:
     rule = catalog.rule(firing.rule_id)
     assert rule.capacity is not None
@@ -330,8 +502,8 @@ def _capacity(
         rule_id=rule.id, title=rule.title, figure=spec.figure, unit=spec.unit,
         formula=catalog.formulas[rule.id].text, inputs=inputs, result=result, error=error,
         explanation=spec.explanation.strip(), findings=findings,
-        evidence=_evidence(rule, firing.matched, catalog),
-        citations=references.cite(rule.citations),
+        evidence=prepared.evidence_for(rule.id, firing.matched),
+        citations=references.cite(prepared.rule_citations[rule.id]),
     )
 
 
@@ -340,7 +512,7 @@ def _plain_number(value: float) -> int | float:
 
 
 def _review(
-    catalog: Catalog, fired: Sequence[Firing], pillar_order: Sequence[str],
+    catalog: Catalog, prepared: _Prepared, fired: Sequence[Firing], pillar_order: Sequence[str],
     references: _References,
 ) -> list[PillarReview]:
     """Every pillar, in the workload's stated priority order and then the registry's."""
@@ -354,8 +526,8 @@ def _review(
         by_pillar.setdefault(rule.review.pillar, []).append(
             ReviewFinding(rule_id=rule.id, title=rule.title, kind=rule.review.kind.value,
                           finding=rule.review.finding.strip(),
-                          evidence=_evidence(rule, firing.matched, catalog),
-                          citations=references.cite(rule.citations))
+                          evidence=prepared.evidence_for(rule.id, firing.matched),
+                          citations=references.cite(prepared.rule_citations[rule.id]))
         )
     registry_order = list(catalog.pillars)
     order = sorted(registry_order,
@@ -370,77 +542,47 @@ def _review(
             principles=list(pillar.principles),
             findings=sorted(findings, key=lambda item: (item.kind != ReviewKind.risk.value,
                                                         item.rule_id)),
-            citations=references.cite(pillar.citations),
+            citations=references.cite(prepared.pillar_citations[pillar_id]),
         ))
     return out
 
 
-# Each rule's clauses prepared for the "what is it waiting on" scan, which runs over every rule
-# for every report: (index of the distinct test, fact, on a decision?, needs the fact?, the user
-# inputs behind the fact), plus the distinct tests themselves, which many rules share (each is
-# evaluated at most once per report). Keyed by the rule-set digest, which covers every
-# knowledge file.
-_Step = tuple[int, str, bool, bool, tuple[str, ...]]
-_Test = tuple[str, Operator, Any]
-_PLANS: dict[str, tuple[tuple[tuple[str, tuple[_Step, ...]], ...], tuple[_Test, ...]]] = {}
-
-
-def _plans(
-    catalog: Catalog,
-) -> tuple[tuple[tuple[str, tuple[_Step, ...]], ...], tuple[_Test, ...]]:
-    cached = _PLANS.get(catalog.digest)
-    if cached is not None:
-        return cached
-    inputs = derived_fact_inputs()
-    tests: list[_Test] = []
-    identities: dict[tuple[str, Operator, str, Any], int] = {}
-
-    def test_index(fact: str, operator: Operator, operand: Any) -> int:
-        # The type name keeps true and 1 apart (they are equal, and hash alike, in Python).
-        hashable = tuple(operand) if isinstance(operand, list) else operand
-        identity = (fact, operator, type(operand).__name__, hashable)
-        if identity not in identities:
-            identities[identity] = len(tests)
-            tests.append((fact, operator, operand))
-        return identities[identity]
-
-    plans = tuple(
-        (rule.id, tuple(
-            (test_index(fact, operator, operand), fact,
-             fact.startswith(DECISION_PREFIX), needs_fact(operator, operand),
-             inputs.get(fact, (fact,)))
-            for fact, operator, operand in catalog.clauses(rule.id)
-        ))
-        for rule in catalog.rules
-    )
-    _PLANS[catalog.digest] = (plans, tuple(tests))
-    return _PLANS[catalog.digest]
-
-
-def _all_waiting(catalog: Catalog, known: Facts) -> dict[str, list[str]]:
-    """For every rule that no known value rules out, the unknown user inputs it still depends on
-    (an unknown input already satisfies "exists: false", so that clause waits on nothing)."""
-    plans, tests = _plans(catalog)
-    results: list[bool | None] = [None] * len(tests)
-    out: dict[str, list[str]] = {}
-    for rule_id, plan in plans:
-        for index, fact, decision, _needs, _names in plan:
-            if decision or fact in known:
-                result = results[index]
-                if result is None:
-                    fact, operator, operand = tests[index]
-                    result = results[index] = holds(fact, operator, operand, known)
-                if not result:
-                    break
+def _all_waiting(prepared: _Prepared, known: Facts) -> dict[str, set[str]]:
+    """For every rule that no known value rules out, the unknown user inputs it still depends
+    on, when there are any (an unknown input already satisfies "exists: false", so that clause
+    waits on nothing)."""
+    ruled_out: set[str] = set()
+    ruling = prepared.ruling
+    for fact, on_decision, tests in prepared.tests:
+        if fact in known:
+            value = known[fact]
+            # The class keeps true, 1 and 1.0 apart (equal, and hashed alike, in Python).
+            key: tuple[str, type, FactValue | None] = (fact, value.__class__, value)
+        elif on_decision:
+            key = (fact, type(None), None)  # a fact is never None: this is "not decided"
         else:
-            out[rule_id] = [
-                name
-                for _index, fact, decision, needs, names in plan
-                if needs and not decision and fact not in known
-                for name in names
-                if name not in known
-            ]
-    return out
+            continue
+        # A test reads only its own fact, so which rules a value rules out is worked out once.
+        out = ruling.get(key)
+        if out is None:
+            out = _remember(ruling, key, frozenset(
+                rule_id
+                for operator, operand, rule_ids in tests
+                if not holds(fact, operator, operand, known)
+                for rule_id in rule_ids
+            ))
+        ruled_out.update(out)
+    waiting: dict[str, set[str]] = {}
+    for fact, names, rule_ids in prepared.needs:
+        if fact in known:
+            continue
+        unknown = [name for name in names if name not in known]
+        if not unknown:
+            continue
+        for rule_id in rule_ids:
+            if rule_id not in ruled_out:
+                waiting.setdefault(rule_id, set()).update(unknown)
+    return waiting
 
 
 def _known(facts: Facts, decisions: Mapping[str, str]) -> dict[str, FactValue]:
@@ -450,25 +592,37 @@ def _known(facts: Facts, decisions: Mapping[str, str]) -> dict[str, FactValue]:
     return known
 
 
-def _relevant_slots(catalog: Catalog, known: Facts) -> dict[str, bool]:
-    """Per slot: True when it has no relevance clauses or one of them holds."""
-    relevant: dict[str, bool] = {}
-    for slot_id in catalog.slots:
-        clauses = catalog.relevance(slot_id)
-        relevant[slot_id] = not clauses or any(
-            holds(fact, op, operand, known) for fact, op, operand in clauses
-        )
+def _relevant_slots(prepared: _Prepared, known: Facts) -> set[str]:
+    """The slots with no relevance clauses or one of them holding."""
+    relevant = set(prepared.always_relevant)
+    memo = prepared.relevant_by_value
+    for fact, tests in prepared.relevance_tests:
+        if fact in known:
+            value = known[fact]
+            key: tuple[str, type, FactValue | None] = (fact, value.__class__, value)
+        else:
+            key = (fact, type(None), None)  # a fact is never None: this is "not given"
+        # A test reads only its own fact, so the slots a value makes relevant are found once.
+        slots = memo.get(key)
+        if slots is None:
+            slots = _remember(memo, key, frozenset(
+                slot
+                for operator, operand, slot_ids in tests
+                if holds(fact, operator, operand, known)
+                for slot in slot_ids
+            ))
+        relevant.update(slots)
     return relevant
 
 
 def _undecided(
-    catalog: Catalog, decisions: Mapping[str, str], relevant: Mapping[str, bool],
-    waiting: Mapping[str, list[str]],
+    catalog: Catalog, decisions: Mapping[str, str], relevant: set[str],
+    waiting: Mapping[str, set[str]],
 ) -> list[Undecided]:
     out = []
     for slot_id, slot in catalog.slots.items():
         # A slot with no relevance clauses is never reported undecided, only left out.
-        if slot_id in decisions or not catalog.relevance(slot_id) or not relevant[slot_id]:
+        if slot_id in decisions or not catalog.relevance(slot_id) or slot_id not in relevant:
             continue
         rules = catalog.rules_for_slot(slot_id)
         # Only inputs that could still let one of the slot's rules fire are worth asking for.
@@ -481,20 +635,25 @@ def _undecided(
 
 
 def _assumptions(
-    catalog: Catalog, relevant: Mapping[str, bool], waiting: Mapping[str, list[str]]
+    catalog: Catalog, prepared: _Prepared, relevant: set[str],
+    waiting: Mapping[str, set[str]],
 ) -> list[Assumption]:
     """Unknown inputs that could have changed the outcome: a rule reads them and none of that
     rule's other clauses is already false."""
     consulted: dict[str, set[str]] = {}
     for rule_id, names in waiting.items():
-        fills = catalog.rule(rule_id).slot
-        if fills is not None and not relevant[fills]:
+        fills = prepared.slot_of[rule_id]
+        if fills is not None and fills not in relevant:
             continue  # the slot this rule fills does not apply to this system
         for name in names:
             consulted.setdefault(name, set()).add(rule_id)
     out = []
     for name in sorted(consulted):
-        spec = catalog.facts[name]
-        out.append(Assumption(fact=name, description=spec.description,
-                              consulted_by=sorted(consulted[name])))
+        key = (name, tuple(sorted(consulted[name])))
+        made = prepared.assumed.get(key)
+        if made is None:
+            made = _remember(prepared.assumed, key, Assumption(
+                fact=name, description=catalog.facts[name].description,
+                consulted_by=list(key[1])))
+        out.append(made)
     return out
