@@ -43,7 +43,7 @@ import functools
 import itertools
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import durable_rules_engine as core
@@ -76,6 +76,10 @@ _SID = "advisor-evaluation"
 # assert_fact's result code when the fact was stored (1: no rule could match it; 2: seen before).
 _STORED = 0
 _MESSAGE_START = '{"'
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+# Firings are frozen and most profiles repeat the values earlier ones matched, so an engine
+# hands out one Firing per rule and matched values; past this many it starts again.
+_REMEMBERED_FIRINGS = 20_000
 # One compiled ruleset: its name, the C core's handle, and the action of each rule id.
 _Ruleset = tuple[str, int, dict[str, Callable[[dict[str, Any]], None]]]
 # Each engine instance prefixes its ruleset names, so two engines in one process (a test run,
@@ -221,17 +225,21 @@ def required_facts(rule: CompiledRule) -> frozenset[str]:
     )
 
 
-def to_engine_fact(facts: dict[str, FactValue]) -> dict[str, Any]:
+def to_engine_fact(facts: Mapping[str, FactValue]) -> dict[str, Any]:
     """Flatten facts for durable-rules: dotted names become '__', sets become member flags."""
     fact: dict[str, Any] = {"sid": _SID, "t": FACT_TYPE}
-    for name, value in facts.items():
+    _flatten_into(fact, facts.items())
+    return fact
+
+
+def _flatten_into(fact: dict[str, Any], facts: Iterable[tuple[str, FactValue]]) -> None:
+    for name, value in facts:
         if isinstance(value, tuple):
             for member in value:
                 fact[_member_key(name, member)] = True
             fact[engine_key(name)] = list(value)
         else:
             fact[engine_key(name)] = value
-    return fact
 
 
 class DurableEngine:
@@ -247,6 +255,9 @@ class DurableEngine:
         self._budget = firing_budget if firing_budget is not None else rules.count + 1
         self._lock = threading.Lock()
         self._current: list[Firing] | None = None
+        # The profile being evaluated and its engine form, flattened once for all rounds.
+        self._profile: tuple[Facts, dict[str, Any]] | None = None
+        self._firings: dict[tuple[Any, ...], Firing] = {}
         self._packed = pack_rulesets(rules)
         self._rulesets: list[list[_Ruleset]] = []
         # Per round and ruleset: the engine keys its rules read, and for each rule the facts
@@ -277,7 +288,9 @@ class DurableEngine:
 
     def _action(self, rule: CompiledRule) -> Callable[[dict[str, Any]], None]:
         """The action run when ``rule`` fires: record what it matched in the evaluation."""
-        tested = [(clause.fact, engine_key(clause.fact)) for clause in rule.clauses]
+        facts = [clause.fact for clause in rule.clauses]
+        keys = [engine_key(fact) for fact in facts]
+        remembered = self._firings
 
         def record(matched_fact: dict[str, Any]) -> None:
             firings = self._current
@@ -285,17 +298,25 @@ class DurableEngine:
                 raise EngineError(f"{rule.id} fired outside an evaluation")
             if len(firings) >= self._budget:
                 raise EngineError(f"firing budget of {self._budget} exceeded at {rule.id}")
-            values = {fact: _plain(matched_fact.get(key)) for fact, key in tested}
-            firings.append(
-                Firing(
+            raw = [matched_fact.get(key) for key in keys]
+            # The class keeps true, 1 and 1.0 apart (equal, and hashed alike, in Python).
+            memo = (rule.id, *[(value.__class__, tuple(value) if isinstance(value, list) else value)
+                               for value in raw])
+            firing = remembered.get(memo)
+            if firing is None:
+                values = [_plain(value) for value in raw]
+                firing = Firing(
                     rule_id=rule.id,
                     round=rule.round,
                     priority=rule.priority,
-                    matched=matched_values(rule, values.__getitem__),
+                    matched=matched_values(rule, dict(zip(facts, values, strict=True)).__getitem__),
                     slot=rule.slot,
                     component=rule.component,
                 )
-            )
+                if len(remembered) >= _REMEMBERED_FIRINGS:
+                    remembered.clear()
+                remembered[memo] = firing
+            firings.append(firing)
 
         return record
 
@@ -309,7 +330,7 @@ class DurableEngine:
         self._current = []
         try:
             try:
-                result, state = core.assert_fact(handle, json.dumps(fact, ensure_ascii=False))
+                result, state = core.assert_fact(handle, _encode(fact))
             except Exception as error:  # engine errors arrive as bare exceptions
                 self._discard_state(handle)
                 raise EngineError(f"durable-rules failed in ruleset {name}: {error}") from None
@@ -375,7 +396,7 @@ class DurableEngine:
     def match_round(self, round_index: int, facts: dict[str, FactValue]) -> list[Firing]:
         """Assert the round's facts into each of its rulesets, one isolated state each."""
         fired: list[Firing] = []
-        engine_fact = to_engine_fact(facts)
+        engine_fact = self._engine_fact(facts)
         if not self._prefilter:
             if len(engine_fact) + 1 > PROPERTY_LIMIT:  # the core adds an id
                 raise EngineError(
@@ -405,9 +426,27 @@ class DurableEngine:
         """Evaluate every round (or the first ``rounds``) over ``facts``; one evaluation at a
         time per engine."""
         with self._lock:
-            return run_chain(
-                self.name, self._rules, facts, choose, self.match_round, self._budget, rounds
-            )
+            self._profile = (facts, to_engine_fact(facts))
+            try:
+                return run_chain(
+                    self.name, self._rules, facts, choose, self.match_round, self._budget,
+                    rounds
+                )
+            finally:
+                self._profile = None
+
+    def _engine_fact(self, facts: dict[str, FactValue]) -> dict[str, Any]:
+        """A round's facts in engine form: the profile's, flattened once per evaluation, plus
+        the decisions made so far."""
+        if self._profile is None:
+            return to_engine_fact(facts)
+        given, flattened = self._profile
+        added = [(name, value) for name, value in facts.items() if name not in given]
+        if not added:
+            return flattened
+        fact = dict(flattened)
+        _flatten_into(fact, added)
+        return fact
 
     def describe_rulesets(self) -> list[dict[str, Any]]:
         """Name, rule ids, stack bound and largest fact of each compiled ruleset."""
