@@ -8,6 +8,7 @@ was not decided is never drawn: it is listed as omitted, naming the missing slot
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import networkx as nx
 
@@ -38,46 +39,31 @@ def build_graph(
     catalog: Catalog, decisions: Sequence[Decision], wiring: Sequence[str] = ()
 ) -> nx.DiGraph:
     """The chosen components as nodes; edges from the deciding rules, then wiring rules."""
+    shared = _shared(catalog)
     graph = nx.DiGraph()
-    graph.graph["omitted"] = []
+    omitted: list[OmittedEdge] = []
+    graph.graph["omitted"] = omitted
     for decision in decisions:
-        component = catalog.components[decision.component]
-        if component.category is ComponentCategory.practice:
-            continue
-        graph.add_node(
-            decision.slot,
-            component=component.id,
-            label=component.label,
-            service=component.service,
-            category=component.category.value,
-            resilience=component.resilience.value,
-            rule_id=decision.rule_id,
-        )
+        attributes = shared.node_attributes[decision.component]
+        if attributes is not None:
+            graph.add_node(decision.slot, **attributes, rule_id=decision.rule_id)
     # A component placed in the middle of a path (a connection pool, an inline cache) stops
     # the direct edge between its neighbours from being drawn.
-    rerouted = {
-        (reroute.from_, reroute.to)
-        for decision in decisions
-        for reroute in catalog.rule(decision.rule_id).reroutes
-    }
-    placing = [(catalog.rule(decision.rule_id), decision.slot) for decision in decisions
+    rerouted = {pair for decision in decisions for pair in shared.reroutes[decision.rule_id]}
+    placing = [(decision.rule_id, decision.slot) for decision in decisions
                if decision.slot in graph]
-    placing += [(catalog.rule(rule_id), "") for rule_id in wiring]
-    for rule, own_slot in placing:
-        for edge in rule.connects:
-            source = own_slot if edge.from_ == "self" else edge.from_
-            target = own_slot if edge.to == "self" else edge.to
-            missing = [end for end in (source, target) if end not in graph]
+    placing += [(rule_id, "") for rule_id in wiring]
+    for rule_id, own_slot in placing:
+        for start, end, kind, label in shared.connects[rule_id]:
+            source = own_slot if start == "self" else start
+            target = own_slot if end == "self" else end
+            missing = tuple(slot for slot in (source, target) if slot not in graph)
             if missing:
-                graph.graph["omitted"].append(
-                    OmittedEdge(source=source, target=target, label=edge.label,
-                                rule_id=rule.id, missing=missing)
-                )
+                omitted.append(shared.omitted_edge(source, target, label, rule_id, missing))
                 continue
             if graph.has_edge(source, target) or (source, target) in rerouted:
                 continue  # first deciding rule in slot order keeps the edge
-            graph.add_edge(source, target, kind=edge.kind.value, label=edge.label,
-                           rule_id=rule.id)
+            graph.add_edge(source, target, kind=kind, label=label, rule_id=rule_id)
     return graph
 
 
@@ -89,7 +75,8 @@ def check_graph(
     undirected = graph.to_undirected(as_view=True)
     reachable: set[str] = set()
     for entry in entries:
-        reachable |= set(nx.node_connected_component(undirected, entry))
+        if entry not in reachable:  # an entry in a component already found adds nothing
+            reachable |= nx.node_connected_component(undirected, entry)
     unreachable = sorted(node for node in graph if node not in reachable)
     single = sorted(
         node for node in graph if graph.nodes[node]["resilience"] == Resilience.single_az.value
@@ -116,7 +103,7 @@ def mermaid_quote(text: str) -> str:
 def to_mermaid(catalog: Catalog, graph: nx.DiGraph) -> str:
     """A Mermaid flowchart of the graph, nodes in slot order, edges in (source, target) order."""
     lines = ["flowchart LR"]
-    order = {slot: index for index, slot in enumerate(catalog.slots)}
+    order = _shared(catalog).order
     for node in sorted(graph, key=lambda item: order[item]):
         lines.append(f'  {node}["{mermaid_quote(graph.nodes[node]["label"])}"]')
     for source, target in sorted(graph.edges, key=lambda e: (order[e[0]], order[e[1]])):
@@ -128,19 +115,83 @@ def to_mermaid(catalog: Catalog, graph: nx.DiGraph) -> str:
 
 def graph_out(catalog: Catalog, graph: nx.DiGraph, multi_az_required: bool) -> GraphOut:
     """The graph in node-link form, with checks and its Mermaid rendering."""
-    order = {slot: index for index, slot in enumerate(catalog.slots)}
-    nodes = [
-        GraphNode(id=node, component=data["component"], label=data["label"],
-                  service=data["service"], category=data["category"], rule_id=data["rule_id"])
-        for node, data in sorted(graph.nodes(data=True), key=lambda item: order[item[0]])
-    ]
-    edges = [
-        GraphEdge(source=source, target=target, kind=data["kind"], label=data["label"],
-                  rule_id=data["rule_id"])
-        for source, target, data in sorted(
-            graph.edges(data=True), key=lambda e: (order[e[0]], order[e[1]])
-        )
-    ]
+    shared = _shared(catalog)
+    order = shared.order
+    nodes = []
+    for node, data in sorted(graph.nodes(data=True), key=lambda item: order[item[0]]):
+        node_key = (node, data["component"], data["rule_id"])
+        shared_node = shared.nodes.get(node_key)
+        if shared_node is None:
+            shared_node = shared.nodes[node_key] = GraphNode(
+                id=node, component=data["component"], label=data["label"],
+                service=data["service"], category=data["category"], rule_id=data["rule_id"])
+        nodes.append(shared_node)
+    edges = []
+    for source, target, data in sorted(graph.edges(data=True),
+                                       key=lambda e: (order[e[0]], order[e[1]])):
+        edge_key = (source, target, data["kind"], data["label"], data["rule_id"])
+        shared_edge = shared.edges.get(edge_key)
+        if shared_edge is None:
+            shared_edge = shared.edges[edge_key] = GraphEdge(
+                source=source, target=target, kind=data["kind"], label=data["label"],
+                rule_id=data["rule_id"])
+        edges.append(shared_edge)
     return GraphOut(directed=True, nodes=nodes, edges=edges,
                     checks=check_graph(catalog, graph, multi_az_required),
                     mermaid=to_mermaid(catalog, graph))
+
+
+@dataclass
+class _Shared:
+    """A rule set's graph parts, read once: slot order, each component's node attributes
+    (None for a practice, which is not drawn), each rule's edges and reroutes; and the
+    node-link objects graphs have used. Those are frozen and fixed by slot, component, rule
+    and edge, so every report showing one shares it; the catalog bounds how many there are."""
+
+    catalog: Catalog
+    order: dict[str, int] = field(init=False)
+    node_attributes: dict[str, dict[str, str] | None] = field(init=False)
+    connects: dict[str, tuple[tuple[str, str, str, str], ...]] = field(init=False)
+    reroutes: dict[str, tuple[tuple[str, str], ...]] = field(init=False)
+    nodes: dict[tuple[str, ...], GraphNode] = field(default_factory=dict)
+    edges: dict[tuple[str, ...], GraphEdge] = field(default_factory=dict)
+    omitted: dict[tuple[str | tuple[str, ...], ...], OmittedEdge] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        catalog = self.catalog
+        self.order = {slot: index for index, slot in enumerate(catalog.slots)}
+        self.node_attributes = {
+            component.id: None if component.category is ComponentCategory.practice else {
+                "component": component.id, "label": component.label,
+                "service": component.service, "category": component.category.value,
+                "resilience": component.resilience.value,
+            }
+            for component in catalog.components.values()
+        }
+        self.connects = {
+            rule.id: tuple((edge.from_, edge.to, edge.kind.value, edge.label)
+                           for edge in rule.connects)
+            for rule in catalog.rules
+        }
+        self.reroutes = {rule.id: tuple((item.from_, item.to) for item in rule.reroutes)
+                         for rule in catalog.rules}
+
+    def omitted_edge(self, source: str, target: str, label: str, rule_id: str,
+                     missing: tuple[str, ...]) -> OmittedEdge:
+        key = (source, target, label, rule_id, missing)
+        made = self.omitted.get(key)
+        if made is None:
+            made = self.omitted[key] = OmittedEdge(
+                source=source, target=target, label=label, rule_id=rule_id,
+                missing=list(missing))
+        return made
+
+
+_SHARED: dict[str, _Shared] = {}
+
+
+def _shared(catalog: Catalog) -> _Shared:
+    shared = _SHARED.get(catalog.digest)
+    if shared is None:
+        shared = _SHARED[catalog.digest] = _Shared(catalog)
+    return shared
