@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import jinja2
 from pydantic import BaseModel
 
 from advisor import cache
-from advisor.models.report import Report
+from advisor.models.report import CitationOut, Report
 from advisor.paths import templates_dir
 
 FORMATS = ("md", "json")
@@ -34,6 +35,35 @@ def _figure(value: float | int) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return f"{value:,}"
+
+
+def _numbers(citations: Iterable[CitationOut]) -> list[int]:
+    """The citations' source numbers, each once, in order of first appearance."""
+    return list(dict.fromkeys([citation.number for citation in citations]))
+
+
+# Rendered text by macro and the identities of the report objects it was given, with those
+# objects (kept alive, so no other object can take their identities). Starts again past this
+# many entries.
+_RENDERED: dict[tuple[object, ...], tuple[Sequence[BaseModel], str]] = {}
+_RENDERED_LIMIT = 20_000
+
+
+def _remembered(items: Sequence[BaseModel], macro: Callable[[Sequence[BaseModel]], str]) -> str:
+    """``macro(items)``, rendered once for every list of the very same report objects.
+
+    Report objects are frozen, and resolving shares one object between all reports that show
+    the same values (``advisor.resolve``), so a list holding the same objects renders the same
+    text. The macro must read nothing but ``items``."""
+    key = (macro, *map(id, items))
+    found = _RENDERED.get(key)
+    if found is not None:
+        return found[1]
+    text = macro(items)
+    if len(_RENDERED) >= _RENDERED_LIMIT:
+        _RENDERED.clear()
+    _RENDERED[key] = (items, text)
+    return text
 
 
 def _cell(text: Any) -> str:
@@ -68,6 +98,8 @@ def _environment(directory: str) -> jinja2.Environment:
     env.filters["value"] = _value
     env.filters["cell"] = _cell
     env.filters["figure"] = _figure
+    env.filters["numbers"] = _numbers
+    env.filters["remembered"] = _remembered
     return env
 
 
