@@ -219,6 +219,9 @@ class _Prepared:
         self.evidence: dict[tuple[Any, ...], list[Evidence]] = {}
         self.contenders: dict[tuple[Any, ...], Contender] = {}
         self.citations: dict[tuple[int, int], CitationOut] = {}
+        # A rule's citations (by the identity of its _Citing, which lives as long as this) and
+        # the numbers its sources have in a report.
+        self.cited: dict[tuple[int, ...], list[CitationOut]] = {}
         self.referenced: dict[tuple[str, int], Reference] = {}
         self.assumed: dict[tuple[str, tuple[str, ...]], Assumption] = {}
         # Per fact and value (of the fact's class): the rules whose tests on it fail.
@@ -321,7 +324,13 @@ class _References:
             if number is None:
                 number = numbers[source] = len(numbers) + 1
             assigned.append(number)
-        return [citation(content, assigned[position]) for position, content in citing.citations]
+        key = (id(citing), *assigned)
+        found = self.prepared.cited.get(key)
+        if found is None:
+            found = _remember(self.prepared.cited, key, [
+                citation(content, assigned[position]) for position, content in citing.citations
+            ])
+        return found
 
     def listing(self) -> list[Reference]:
         referenced = self.prepared.referenced
