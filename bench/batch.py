@@ -21,7 +21,7 @@ from pathlib import Path
 
 from advisor.batch import run_batch
 from advisor.batch_profiles import discover_profiles
-from advisor.batch_worker import load_profile
+from advisor.batch_worker import load_profile, settle_memory
 from advisor.catalog import load_catalog
 from advisor.cli_common import write_atomically
 from advisor.paths import rules_dir
@@ -73,6 +73,7 @@ def phases(source: Path, count: int, output_format: str, scratch: Path) -> None:
     """Per-profile CPU time of each step a worker takes, over the first ``count`` profiles
     (CPU time, so other load on the machine does not inflate it)."""
     advisor = Advisor(engine="durable")
+    settle_memory()  # as a worker does
     steps: dict[str, list[float]] = {"parse": [], "recommend": [], "render": [], "write": []}
     for profile in discover_profiles(source)[:count]:
         t0 = time.process_time()

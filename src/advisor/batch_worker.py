@@ -4,6 +4,7 @@ written by the worker itself, whole or not at all, before the parent hears it is
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import json
 import signal
@@ -33,6 +34,8 @@ IDLE = -1.0
 # wakes the parent, and a wake-up costs more than the outcome it carries. A worker killed with
 # outcomes unsent only means those profiles are evaluated again.
 SEND_EVERY_SECONDS = 0.2
+# Collector thresholds once the long-lived objects are frozen (the default is 700, 10, 10).
+GC_THRESHOLDS = (20_000, 20, 20)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,16 @@ def _evaluate_one(evaluate: Evaluate, advisor: Advisor, profile: Profile,
                    evaluation.conflicts)
 
 
+def settle_memory() -> None:
+    """Tune the garbage collector for a process that evaluates profiles one after another.
+
+    What exists now (the catalog, the compiled rules, the templates) lives as long as the
+    process; frozen, the collector stops re-scanning it. A report's objects die young, so
+    collecting less often costs little memory and saves most of a full scan per report."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def worker_main(connection: Connection, slot: ctypes.Array[Any], settings: WorkerSettings) -> None:
     """Evaluate the chunks of profiles the parent sends until it sends None or goes away.
 
@@ -137,6 +150,7 @@ def worker_main(connection: Connection, slot: ctypes.Array[Any], settings: Worke
     except Exception as error:
         connection.send(("fatal", f"{type(error).__name__}: {error}"))
         return
+    settle_memory()
     connection.send(("ready", None))
     while True:
         try:
