@@ -1,7 +1,5 @@
 """``python -m advisor`` runs the command line."""
 
-import sys
+from advisor.cli import run
 
-from advisor.cli import main
-
-sys.exit(main())
+run()

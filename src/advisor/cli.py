@@ -8,9 +8,11 @@ is written whole or not at all.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from advisor.catalog import CatalogError
 from advisor.cli_ask import register as register_ask
@@ -197,5 +199,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> NoReturn:
+    """The ``advisor`` program: ``main``, then exit with its code."""
+    code = main()
+    # At exit the interpreter's collector scans every object still alive (the catalog, the
+    # compiled rules, the templates) several times over, which cost about 150 ms, a sixth of
+    # a cold start. Frozen, they are left to be freed with the process.
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()
