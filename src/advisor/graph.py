@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from advisor.catalog import Catalog
+from advisor.memo import per_rule_set
 from advisor.models.report import (
     Decision,
     GraphChecks,
@@ -39,7 +40,7 @@ def build_graph(
     catalog: Catalog, decisions: Sequence[Decision], wiring: Sequence[str] = ()
 ) -> nx.DiGraph:
     """The chosen components as nodes; edges from the deciding rules, then wiring rules."""
-    shared = _shared(catalog)
+    shared = per_rule_set(_Shared, catalog)
     graph = nx.DiGraph()
     omitted: list[OmittedEdge] = []
     graph.graph["omitted"] = omitted
@@ -103,7 +104,7 @@ def mermaid_quote(text: str) -> str:
 def to_mermaid(catalog: Catalog, graph: nx.DiGraph) -> str:
     """A Mermaid flowchart of the graph, nodes in slot order, edges in (source, target) order."""
     lines = ["flowchart LR"]
-    order = _shared(catalog).order
+    order = per_rule_set(_Shared, catalog).order
     for node in sorted(graph, key=lambda item: order[item]):
         lines.append(f'  {node}["{mermaid_quote(graph.nodes[node]["label"])}"]')
     for source, target in sorted(graph.edges, key=lambda e: (order[e[0]], order[e[1]])):
@@ -115,7 +116,7 @@ def to_mermaid(catalog: Catalog, graph: nx.DiGraph) -> str:
 
 def graph_out(catalog: Catalog, graph: nx.DiGraph, multi_az_required: bool) -> GraphOut:
     """The graph in node-link form, with checks and its Mermaid rendering."""
-    shared = _shared(catalog)
+    shared = per_rule_set(_Shared, catalog)
     order = shared.order
     nodes = []
     for node, data in sorted(graph.nodes(data=True), key=lambda item: order[item[0]]):
@@ -185,13 +186,3 @@ class _Shared:
                 source=source, target=target, label=label, rule_id=rule_id,
                 missing=list(missing))
         return made
-
-
-_SHARED: dict[str, _Shared] = {}
-
-
-def _shared(catalog: Catalog) -> _Shared:
-    shared = _SHARED.get(catalog.digest)
-    if shared is None:
-        shared = _SHARED[catalog.digest] = _Shared(catalog)
-    return shared

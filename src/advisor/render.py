@@ -12,6 +12,7 @@ import jinja2
 from pydantic import BaseModel
 
 from advisor import cache
+from advisor.memo import remember
 from advisor.models.report import CitationOut, Report
 from advisor.paths import templates_dir
 
@@ -43,10 +44,8 @@ def _numbers(citations: Iterable[CitationOut]) -> list[int]:
 
 
 # Rendered text by macro and the identities of the report objects it was given, with those
-# objects (kept alive, so no other object can take their identities). Starts again past this
-# many entries.
+# objects (kept alive, so no other object can take their identities). A bounded cache.
 _RENDERED: dict[tuple[object, ...], tuple[Sequence[BaseModel], str]] = {}
-_RENDERED_LIMIT = 20_000
 
 
 def _remembered(items: Sequence[BaseModel], macro: Callable[[Sequence[BaseModel]], str]) -> str:
@@ -59,11 +58,7 @@ def _remembered(items: Sequence[BaseModel], macro: Callable[[Sequence[BaseModel]
     found = _RENDERED.get(key)
     if found is not None:
         return found[1]
-    text = macro(items)
-    if len(_RENDERED) >= _RENDERED_LIMIT:
-        _RENDERED.clear()
-    _RENDERED[key] = (items, text)
-    return text
+    return remember(_RENDERED, key, (items, macro(items)))[1]
 
 
 def _cell(text: Any) -> str:

@@ -12,15 +12,16 @@ a citation under the same number, is shared by every report that shows it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from advisor.catalog import DECISION_PREFIX, Catalog
 from advisor.conditions import holds, needs_fact
 from advisor.engine.base import Firing, MatchedValue
 from advisor.facts import Facts, FactValue, derived_fact_inputs
 from advisor.formulas import FormulaError, evaluate
+from advisor.memo import per_rule_set, remember, value_key
 from advisor.models.report import (
     Alternative,
     Assumption,
@@ -100,20 +101,6 @@ def _show(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-_Key = TypeVar("_Key", bound=Hashable)
-_Made = TypeVar("_Made")
-# A cache of shared report objects starts again once it holds this many, so a long-lived
-# process that keeps seeing new numbers stays bounded (a few MB).
-_REMEMBERED = 20_000
-
-
-def _remember(cache: dict[_Key, _Made], key: _Key, made: _Made) -> _Made:
-    if len(cache) >= _REMEMBERED:
-        cache.clear()
-    cache[key] = made
-    return made
 
 
 @dataclass(frozen=True)
@@ -203,11 +190,10 @@ class _Prepared:
         self.tests, self.needs = _waiting_plan(catalog, inputs)
         self.always_relevant = frozenset(slot for slot in catalog.slots
                                          if not catalog.relevance(slot))
-        relevance: dict[str, dict[tuple[Operator, str, Any], tuple[Operator, Any, list[str]]]] = {}
+        relevance: dict[str, dict[tuple[object, ...], tuple[Operator, Any, list[str]]]] = {}
         for slot in catalog.slots:
             for fact, operator, operand in catalog.relevance(slot):
-                hashable = tuple(operand) if isinstance(operand, list) else operand
-                identity = (operator, type(operand).__name__, hashable)
+                identity = (operator, *value_key([operand]))
                 relevance.setdefault(fact, {}).setdefault(
                     identity, (operator, operand, []))[2].append(slot)
         # Per fact: its distinct relevance tests and the slots each makes relevant.
@@ -234,7 +220,7 @@ class _Prepared:
         found = self.citations.get((content, number))
         if found is None:
             source, quote, note = self.citation_parts[content]
-            found = _remember(self.citations, (content, number), CitationOut(
+            found = remember(self.citations, (content, number), CitationOut(
                 number=number, source=source, quote=quote, note=note))
         return found
 
@@ -248,7 +234,7 @@ class _Prepared:
         key = (evidence_key, firing.component, agrees)
         found = self.contenders.get(key)
         if found is None:
-            found = _remember(self.contenders, key, Contender(
+            found = remember(self.contenders, key, Contender(
                 **self.contender_fields[firing.rule_id], component=firing.component,
                 evidence=evidence, agrees=agrees))
         return found
@@ -257,12 +243,10 @@ class _Prepared:
         self, rule_id: str, matched: Mapping[str, MatchedValue]
     ) -> tuple[tuple[Any, ...], list[Evidence]]:
         values = [matched.get(fact) for fact in self.tested[rule_id]]
-        # The class keeps true, 1 and 1.0 apart (equal, and hashed alike, in Python).
-        key = (rule_id, *[(value.__class__, tuple(value) if isinstance(value, list) else value)
-                          for value in values])
+        key = (rule_id, *value_key(values))
         found = self.evidence.get(key)
         if found is None:
-            found = _remember(self.evidence, key, [
+            found = remember(self.evidence, key, [
                 Evidence(fact=fact, value=value, test=test, description=description,
                          derived_from=derived_from)
                 for (fact, test, description, derived_from), value
@@ -276,13 +260,11 @@ def _by_component(alternatives: dict[str, Alternative]) -> list[Alternative]:
 
 
 def _waiting_plan(catalog: Catalog, inputs: Mapping[str, tuple[str, ...]]) -> tuple[_Tests, _Needs]:
-    tests: dict[str, dict[tuple[Operator, str, Any], tuple[Operator, Any, list[str]]]] = {}
+    tests: dict[str, dict[tuple[object, ...], tuple[Operator, Any, list[str]]]] = {}
     needs: dict[str, list[str]] = {}
     for rule in catalog.rules:
         for fact, operator, operand in catalog.clauses(rule.id):
-            # The type name keeps true and 1 apart (they are equal, and hash alike, in Python).
-            hashable = tuple(operand) if isinstance(operand, list) else operand
-            identity = (operator, type(operand).__name__, hashable)
+            identity = (operator, *value_key([operand]))
             by_fact = tests.setdefault(fact, {})
             by_fact.setdefault(identity, (operator, operand, []))[2].append(rule.id)
             if needs_fact(operator, operand) and not fact.startswith(DECISION_PREFIX):
@@ -295,16 +277,6 @@ def _waiting_plan(catalog: Catalog, inputs: Mapping[str, tuple[str, ...]]) -> tu
         tuple((fact, inputs.get(fact, (fact,)), tuple(dict.fromkeys(rule_ids)))
               for fact, rule_ids in needs.items()),
     )
-
-
-_PREPARED: dict[str, _Prepared] = {}
-
-
-def _prepared(catalog: Catalog) -> _Prepared:
-    prepared = _PREPARED.get(catalog.digest)
-    if prepared is None:
-        prepared = _PREPARED[catalog.digest] = _Prepared(catalog)
-    return prepared
 
 
 class _References:
@@ -327,7 +299,7 @@ class _References:
         key = (id(citing), *assigned)
         found = self.prepared.cited.get(key)
         if found is None:
-            found = _remember(self.prepared.cited, key, [
+            found = remember(self.prepared.cited, key, [
                 citation(content, assigned[position]) for position, content in citing.citations
             ])
         return found
@@ -341,7 +313,7 @@ class _References:
             if made is None:
                 source = self.catalog.sources[source_id]
                 location = source.file if source.file else (source.url or "")
-                made = _remember(referenced, (source_id, number), Reference(
+                made = remember(referenced, (source_id, number), Reference(
                     number=number, source=source_id, kind=source.kind.value,
                     title=source.title, location=location))
             out.append(made)
@@ -372,7 +344,7 @@ def resolve_decisions(
     """Build the report's decisions, undecided slots, warnings, conflicts, capacity figures,
     Well-Architected review and assumptions. ``pillar_order`` is the workload's stated pillar
     priority (the facts hold it as an unordered set)."""
-    prepared = _prepared(catalog)
+    prepared = per_rule_set(_Prepared, catalog)
     references = _References(catalog, prepared)
     by_slot: dict[str, list[Firing]] = {}
     by_purpose: dict[str, list[Firing]] = {}
@@ -574,7 +546,7 @@ def _all_waiting(prepared: _Prepared, known: Facts) -> dict[str, set[str]]:
         # A test reads only its own fact, so which rules a value rules out is worked out once.
         out = ruling.get(key)
         if out is None:
-            out = _remember(ruling, key, frozenset(
+            out = remember(ruling, key, frozenset(
                 rule_id
                 for operator, operand, rule_ids in tests
                 if not holds(fact, operator, operand, known)
@@ -614,7 +586,7 @@ def _relevant_slots(prepared: _Prepared, known: Facts) -> set[str]:
         # A test reads only its own fact, so the slots a value makes relevant are found once.
         slots = memo.get(key)
         if slots is None:
-            slots = _remember(memo, key, frozenset(
+            slots = remember(memo, key, frozenset(
                 slot
                 for operator, operand, slot_ids in tests
                 if holds(fact, operator, operand, known)
@@ -661,7 +633,7 @@ def _assumptions(
         key = (name, tuple(sorted(consulted[name])))
         made = prepared.assumed.get(key)
         if made is None:
-            made = _remember(prepared.assumed, key, Assumption(
+            made = remember(prepared.assumed, key, Assumption(
                 fact=name, description=catalog.facts[name].description,
                 consulted_by=list(key[1])))
         out.append(made)

@@ -40,6 +40,7 @@ from advisor.facts import (
     requirement_facts,
     with_derived_facts,
 )
+from advisor.memo import per_rule_set
 from advisor.models.report import Assumption, Change, Flip, Sensitivity
 from advisor.models.requirements import Requirements
 from advisor.models.rule import Clause, Operator, Rule
@@ -63,19 +64,13 @@ class _Test:
     text: str  # as the report shows it, e.g. '> 10000'
 
 
-# Per rule-set digest: each rule's clauses as _Test, in rule order.
-_TESTS: dict[str, dict[str, tuple[_Test, ...]]] = {}
-
-
-def _tests(catalog: Catalog) -> dict[str, tuple[_Test, ...]]:
-    tests = _TESTS.get(catalog.digest)
-    if tests is None:
-        tests = _TESTS[catalog.digest] = {
-            rule.id: tuple(_Test(clause.fact, clause.operator, _operand(clause),
-                                 describe_test(clause)) for clause in rule.when)
-            for rule in catalog.rules
-        }
-    return tests
+def _rule_tests(catalog: Catalog) -> dict[str, tuple[_Test, ...]]:
+    """Each rule's clauses as _Test, in rule order."""
+    return {
+        rule.id: tuple(_Test(clause.fact, clause.operator, _operand(clause),
+                             describe_test(clause)) for clause in rule.when)
+        for rule in catalog.rules
+    }
 
 
 @dataclass(frozen=True)
@@ -166,7 +161,7 @@ class _Search:
         self._ranks: dict[str, tuple[Rule, ...]] = {}
         self._facts_of: dict[str, frozenset[str]] = {}
         self._held: dict[str, bool] = {}
-        self.tests = _tests(catalog)
+        self.tests = per_rule_set(_rule_tests, catalog)
 
     def candidates(self, slot: str, component: str) -> Iterator[tuple[_Candidate, str]]:
         """Distinct candidates the prediction says change the slot's winner, each with the

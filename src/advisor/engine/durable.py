@@ -64,6 +64,7 @@ from advisor.engine.base import (
     run_chain,
 )
 from advisor.facts import Facts, FactValue
+from advisor.memo import remember, value_key
 from advisor.models.rule import Operator
 
 FACT_TYPE = "profile"
@@ -77,9 +78,6 @@ _SID = "advisor-evaluation"
 _STORED = 0
 _MESSAGE_START = '{"'
 _encode = json.JSONEncoder(ensure_ascii=False).encode
-# Firings are frozen and most profiles repeat the values earlier ones matched, so an engine
-# hands out one Firing per rule and matched values; past this many it starts again.
-_REMEMBERED_FIRINGS = 20_000
 # One compiled ruleset: its name, the C core's handle, and the action of each rule id.
 _Ruleset = tuple[str, int, dict[str, Callable[[dict[str, Any]], None]]]
 # Each engine instance prefixes its ruleset names, so two engines in one process (a test run,
@@ -257,6 +255,8 @@ class DurableEngine:
         self._current: list[Firing] | None = None
         # The profile being evaluated and its engine form, flattened once for all rounds.
         self._profile: tuple[Facts, dict[str, Any]] | None = None
+        # Firings are frozen and most profiles repeat the values earlier ones matched, so the
+        # engine hands out one Firing per rule and matched values (a bounded cache).
         self._firings: dict[tuple[Any, ...], Firing] = {}
         self._packed = pack_rulesets(rules)
         self._rulesets: list[list[_Ruleset]] = []
@@ -299,9 +299,7 @@ class DurableEngine:
             if len(firings) >= self._budget:
                 raise EngineError(f"firing budget of {self._budget} exceeded at {rule.id}")
             raw = [matched_fact.get(key) for key in keys]
-            # The class keeps true, 1 and 1.0 apart (equal, and hashed alike, in Python).
-            memo = (rule.id, *[(value.__class__, tuple(value) if isinstance(value, list) else value)
-                               for value in raw])
+            memo = (rule.id, *value_key(raw))
             firing = remembered.get(memo)
             if firing is None:
                 values = [_plain(value) for value in raw]
@@ -313,9 +311,7 @@ class DurableEngine:
                     slot=rule.slot,
                     component=rule.component,
                 )
-                if len(remembered) >= _REMEMBERED_FIRINGS:
-                    remembered.clear()
-                remembered[memo] = firing
+                remember(remembered, memo, firing)
             firings.append(firing)
 
         return record
