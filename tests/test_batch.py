@@ -4,6 +4,7 @@ through ``run_batch(evaluate=...)`` with the functions in ``batch_faults``."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
@@ -35,11 +36,19 @@ def batch(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=timeout)
 
 
-def start_batch(*args: str, log: Path) -> subprocess.Popen[bytes]:
-    """The batch command as a process in its own process group (as a shell runs a job)."""
+@contextlib.contextmanager
+def running_batch(*args: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The batch command as a process in its own process group (as a shell runs a job); killed
+    and reaped afterwards if the test left it running."""
     with log.open("wb") as sink:
-        return subprocess.Popen([sys.executable, "-m", "advisor", "batch", *args],
-                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen([sys.executable, "-m", "advisor", "batch", *args],
+                                   stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def write_lines(path: Path, documents: list[object]) -> Path:
@@ -205,17 +214,12 @@ def test_killing_a_worker_mid_run_still_accounts_for_every_profile(
     source = write_lines(tmp_path / "p.jsonl", generated(catalog, count))
     out = tmp_path / "out"
     log = tmp_path / "log"
-    process = start_batch(str(source), "-o", str(out), "--workers", "2", log=log)
-    try:
+    with running_batch(str(source), "-o", str(out), "--workers", "2", log=log) as process:
         wait_for(lambda: len(workers_of(process.pid)) == 2 and (out / "reports").is_dir()
                  and len(list((out / "reports").glob("*.md"))) >= 10, "reports")
         victim = workers_of(process.pid)[0]
         os.kill(victim, signal.SIGKILL)
         code = process.wait(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     text = log.read_text()
     assert code in (0, 1), text
     assert "worker exited with signal 9" in text and "Traceback" not in text
@@ -234,17 +238,12 @@ def test_interrupt_then_rerun_resumes_without_redoing_finished_profiles(
     source = write_lines(tmp_path / "p.jsonl", generated(catalog, count, seed=5))
     out = tmp_path / "out"
     log = tmp_path / "log"
-    process = start_batch(str(source), "-o", str(out), "--workers", "1", log=log)
-    try:
-        journal = out / ".batch" / "journal.jsonl"
+    journal = out / ".batch" / "journal.jsonl"
+    with running_batch(str(source), "-o", str(out), "--workers", "1", log=log) as process:
         wait_for(lambda: journal.is_file() and journal.read_text().count("\n") >= 10,
                  "finished profiles")
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole process group
         code = process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     text = log.read_text()
     assert code == 130, text
     assert "Traceback" not in text

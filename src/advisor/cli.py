@@ -21,6 +21,8 @@ from advisor.cli_common import (
     EXIT_INVALID,
     EXIT_OK,
     Failure,
+    add_engine_option,
+    add_rules_option,
     catalog_or_fail,
     emit,
     report_for_file,
@@ -30,7 +32,6 @@ from advisor.cli_doc import register as register_doc
 from advisor.cli_explain import register as register_explain
 from advisor.cli_serve import register as register_serve
 from advisor.coverage import KINDS
-from advisor.engine import ENGINE_NAMES
 from advisor.models.report import Report
 from advisor.models.requirements import Requirements
 from advisor.render import FORMATS, render
@@ -137,10 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recommend.add_argument("file", help="requirements file (YAML or JSON), or - for stdin")
     recommend.add_argument("--format", choices=FORMATS, default="md", help="output format")
-    recommend.add_argument("--engine", choices=ENGINE_NAMES, default="durable",
-                           help="rule engine backend (default: durable)")
+    add_engine_option(recommend)
     recommend.add_argument("-o", "--output", help="write the report here instead of stdout")
-    recommend.add_argument("--rules", help="rules directory (default: the bundled rules)")
+    add_rules_option(recommend)
     recommend.add_argument("--no-sensitivity", dest="sensitivity", action="store_false",
                            help="leave out 'What would change this decision' (it re-evaluates "
                                 "changed requirements, a few evaluations more)")
@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="only entries with this status")
     covered.set_defaults(handler=_rules_coverage)
     for action in (listing, show, lint, covered):
-        action.add_argument("--rules", help="rules directory (default: the bundled rules)")
+        add_rules_option(action)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the input (or the output)")
     schema.add_argument("--output", action="store_true",

@@ -18,12 +18,13 @@ from advisor.cli_common import (
     EXIT_INVALID,
     EXIT_OK,
     Failure,
+    add_engine_option,
+    add_rules_option,
     catalog_or_fail,
     check_writable,
     emit,
     write_atomically,
 )
-from advisor.engine import ENGINE_NAMES
 from advisor.engine.base import CompileError, EngineError
 from advisor.inputs import InputError, Problem, parse_requirements, read_requirements
 from advisor.pipeline import Advisor
@@ -54,9 +55,8 @@ def register(subparsers: Any) -> None:
                      help="ask nothing: report on the answers file as it is")
     ask.add_argument("-o", "--output", help="write the report here instead of stdout")
     ask.add_argument("--format", choices=FORMATS, default="md", help="output format")
-    ask.add_argument("--engine", choices=ENGINE_NAMES, default="durable",
-                     help="rule engine backend (default: durable)")
-    ask.add_argument("--rules", help="rules directory (default: the bundled rules)")
+    add_engine_option(ask)
+    add_rules_option(ask)
     ask.set_defaults(handler=_ask)
 
 

@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 from advisor.batch import DEFAULT_TIMEOUT, run_batch
-from advisor.cli_common import EXIT_OK
-from advisor.engine import ENGINE_NAMES
+from advisor.cli_common import EXIT_OK, add_engine_option, add_rules_option
 from advisor.render import FORMATS
 
 EXIT_SOME_FAILED = 1
@@ -38,9 +37,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="time limit for one evaluation; a profile over it is reported as "
                             f"timed out (default: {DEFAULT_TIMEOUT:g})")
     batch.add_argument("--format", choices=FORMATS, default="md", help="report format")
-    batch.add_argument("--engine", choices=ENGINE_NAMES, default="durable",
-                       help="rule engine backend (default: durable)")
-    batch.add_argument("--rules", help="rules directory (default: the bundled rules)")
+    add_engine_option(batch)
+    add_rules_option(batch)
     batch.add_argument("--restart", action="store_true",
                        help="ignore what an earlier run in OUT_DIR finished; evaluate everything")
     batch.set_defaults(handler=run_batch_command)

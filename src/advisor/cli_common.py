@@ -3,12 +3,14 @@ and loading the rules with their errors reported."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 from advisor.catalog import Catalog, CatalogError, load_catalog
+from advisor.engine import ENGINE_NAMES
 from advisor.engine.base import CompileError, EngineError
 from advisor.inputs import InputError, read_requirements
 from advisor.models.report import Report
@@ -19,6 +21,17 @@ from advisor.pipeline import Advisor
 EXIT_OK = 0
 EXIT_INVALID = 2
 EXIT_ENGINE = 3
+
+
+def add_engine_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--engine`` option: which rule engine backend evaluates the rules."""
+    parser.add_argument("--engine", choices=ENGINE_NAMES, default="durable",
+                        help="rule engine backend (default: durable)")
+
+
+def add_rules_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--rules`` option: a rules directory other than the bundled one."""
+    parser.add_argument("--rules", help="rules directory (default: the bundled rules)")
 
 
 class Failure(Exception):

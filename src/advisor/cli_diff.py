@@ -12,6 +12,7 @@ from advisor.cli_common import (
     EXIT_INVALID,
     EXIT_OK,
     Failure,
+    add_engine_option,
     advisor_or_fail,
     catalog_or_fail,
     emit,
@@ -19,7 +20,6 @@ from advisor.cli_common import (
     requirements_or_fail,
 )
 from advisor.diff import ReportDiff, RulesDiff, diff_reports, diff_rule_sets, render_diff
-from advisor.engine import ENGINE_NAMES
 from advisor.paths import examples_dir
 from advisor.pipeline import Advisor
 
@@ -38,8 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help="rules directory; give it twice (old, then new) to compare rule "
                            "versions (default: the bundled rules)")
     diff.add_argument("--format", choices=("md", "json"), default="md", help="output format")
-    diff.add_argument("--engine", choices=ENGINE_NAMES, default="durable",
-                      help="rule engine backend (default: durable)")
+    add_engine_option(diff)
     diff.add_argument("-o", "--output", help="write the diff here instead of stdout")
     diff.set_defaults(handler=run_diff)
 

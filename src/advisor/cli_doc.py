@@ -13,12 +13,13 @@ from advisor.cli_common import (
     EXIT_INVALID,
     EXIT_OK,
     Failure,
+    add_engine_option,
+    add_rules_option,
     check_writable,
     emit,
     report_for_file,
     write_atomically,
 )
-from advisor.engine import ENGINE_NAMES
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,9 +33,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                        "directory (created if missing)")
     doc.add_argument("--templates", help="directory with your own design.md.j2 and adr.md.j2 "
                                          "(default: the bundled templates/design-doc)")
-    doc.add_argument("--engine", choices=ENGINE_NAMES, default="durable",
-                     help="rule engine backend (default: durable)")
-    doc.add_argument("--rules", help="rules directory (default: the bundled rules)")
+    add_engine_option(doc)
+    add_rules_option(doc)
     doc.set_defaults(handler=run_doc)
 
 

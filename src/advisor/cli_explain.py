@@ -13,6 +13,8 @@ from advisor.cli_common import (
     EXIT_INVALID,
     EXIT_OK,
     Failure,
+    add_engine_option,
+    add_rules_option,
     advisor_or_fail,
     catalog_or_fail,
     check_writable,
@@ -20,7 +22,6 @@ from advisor.cli_common import (
     recommend_or_fail,
     requirements_or_fail,
 )
-from advisor.engine import ENGINE_NAMES
 from advisor.explain import UnknownDecision, explanation, render_explanation
 
 
@@ -33,10 +34,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     explain.add_argument("--decision", metavar="SLOT",
                          help="only this decision, by slot id (e.g. primary_datastore)")
     explain.add_argument("--format", choices=("md", "json"), default="md", help="output format")
-    explain.add_argument("--engine", choices=ENGINE_NAMES, default="durable",
-                         help="rule engine backend (default: durable)")
+    add_engine_option(explain)
     explain.add_argument("-o", "--output", help="write the explanation here instead of stdout")
-    explain.add_argument("--rules", help="rules directory (default: the bundled rules)")
+    add_rules_option(explain)
     explain.set_defaults(handler=run_explain)
 
 

@@ -9,7 +9,14 @@ import socket
 import sys
 from typing import TYPE_CHECKING
 
-from advisor.cli_common import EXIT_INVALID, EXIT_OK, Failure, advisor_or_fail, catalog_or_fail
+from advisor.cli_common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    Failure,
+    add_rules_option,
+    advisor_or_fail,
+    catalog_or_fail,
+)
 from advisor.engine import ENGINE_NAMES
 
 if TYPE_CHECKING:
@@ -29,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=ENGINE_NAMES, default="durable",
                         help="rule engine backend for requests that do not choose one "
                              "(default: durable)")
-    parser.add_argument("--rules", help="rules directory (default: the bundled rules)")
+    add_rules_option(parser)
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES,
                         metavar="N", help="refuse request bodies larger than this "
                                           f"(HTTP 413; default: {DEFAULT_MAX_BODY_BYTES})")
