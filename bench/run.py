@@ -24,8 +24,8 @@ from advisor.facts import build_facts
 from advisor.inputs import parse_requirements
 from advisor.paths import rules_dir
 from advisor.pipeline import Advisor
+from advisor.ranking import choose_winners
 from advisor.render import render_markdown
-from advisor.resolve import choose_winners
 from advisor.sampling import random_requirements
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,12 @@ from advisor.facts import requirement_fact_specs
 from advisor.inputs import parse_requirements, read_requirements
 from advisor.models.requirements import Requirements
 from advisor.pipeline import Advisor
-from advisor.sampling import max_match_requirements, numeric_thresholds, random_requirements
+from advisor.sampling import (
+    consistent,
+    max_match_requirements,
+    numeric_thresholds,
+    random_requirements,
+)
 from support import example_files
 
 
@@ -99,7 +104,7 @@ def profiles(draw: st.DrawFn, thresholds: dict[str, list[float]]) -> dict[str, A
         if draw(st.booleans()):
             section, field = name.split(".", 1)
             document.setdefault(section, {})[field] = draw(_field_strategy(name, thresholds))
-    return document
+    return consistent(document)
 
 
 def test_backends_agree_on_generated_profiles(catalog: Catalog, advisors: dict[str, Advisor]) -> None:

@@ -24,7 +24,7 @@ from advisor.engine.reference import ReferenceEngine
 from advisor.inputs import parse_requirements
 from advisor.models.rule import Operator
 from advisor.pipeline import Advisor
-from advisor.resolve import choose_winners
+from advisor.ranking import choose_winners
 
 ENGINES = ("python", "durable")
 

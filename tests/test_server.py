@@ -469,3 +469,12 @@ def test_an_engine_failure_is_a_json_500_naming_the_engine(catalog: Catalog) -> 
     assert response.status_code == 500
     assert response.json() == {
         "detail": "engine 'python' failed: rule DATA-001: the core returned no result"}
+
+
+def test_a_constraint_naming_an_unknown_component_is_a_422(client: httpx.Client) -> None:
+    response = _recommend(client, {"constraints": {"must_not_use": [
+        {"component": "ekss", "reason": "No Kubernetes yet"}]}})
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"][-4:] == ["constraints", "must_not_use", 0, "component"]
+    assert "unknown component 'ekss'" in problem["msg"] and "eks" in problem["msg"]

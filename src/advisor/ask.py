@@ -75,7 +75,23 @@ def interpret(question: Question, reply: str) -> Any:
         if text.lower() == NONE_WORD and NONE_WORD not in question.choices:
             return []
         return [_choice(question, part) for part in text.replace(",", " ").split()]
+    if question.kind == "components":
+        return components_from_text(text, ";")
     return text
+
+
+def components_from_text(text: str, separator: str) -> list[dict[str, str]] | str:
+    """Components with a reason from 'id: reason' entries; 'none' is an empty list. An entry
+    without a reason keeps an empty one, which the model then refuses with its own message."""
+    if text.strip().lower() == NONE_WORD:
+        return []
+    out = []
+    for entry in text.split(separator):
+        if not entry.strip():
+            continue
+        component, _, reason = entry.partition(":")
+        out.append({"component": component.strip(), "reason": reason.strip()})
+    return out
 
 
 def _number(text: str) -> Any:
@@ -116,6 +132,9 @@ def describe_allowed(question: Question) -> str:
         if question.maximum is not None:
             bounds.append(f"<= {question.maximum:g}")
         allowed += (" " + " and ".join(bounds)) if bounds else ""
+    elif question.kind == "components":
+        allowed = (f"'component: reason' entries separated by ';' (`advisor rules components` "
+                   f"lists the ids); '{NONE_WORD}' for none")
     else:
         allowed = "text"
     if question.default is None:
@@ -128,6 +147,8 @@ def display(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
+        if value and all(isinstance(item, dict) for item in value):
+            return "; ".join(f"{item.get('component')}: {item.get('reason')}" for item in value)
         return ", ".join(str(item) for item in value) or NONE_WORD
     return str(value)
 

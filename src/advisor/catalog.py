@@ -592,6 +592,19 @@ def _load_catalog(root: Path) -> Catalog:
                                 f"'{chosen.id}' is a practice, which is not drawn, so its rule "
                                 "cannot add or reroute edges", "remove 'connects'/'reroutes'")
                 )
+            part = rule.recommend.existing
+            if part is not None and not any(
+                    clause.fact == f"existing.{part.value}"
+                    and clause.operator in (Operator.equals, Operator.one_of)
+                    for clause in rule.when):
+                problems.append(
+                    LoadProblem(file, doc.line_of(("recommend", "existing")), rule.id,
+                                "recommend.existing",
+                                f"a rule that keeps the existing {part.value} must test what is "
+                                "in place",
+                                f"add a clause such as {{fact: existing.{part.value}, "
+                                "equals: ...}")
+                )
             if rule.recommend.component not in components:
                 problems.append(
                     LoadProblem(file, doc.line_of(("recommend", "component")), rule.id,

@@ -58,6 +58,25 @@ def _rules_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _rules_components(args: argparse.Namespace) -> int:
+    catalog = catalog_or_fail(args.rules)
+    slots: dict[str, set[str]] = {}
+    for rule in catalog.rules:
+        if rule.recommend:
+            slots.setdefault(rule.recommend.component, set()).add(rule.recommend.slot)
+    rows = [{"id": component.id, "label": component.label, "category": component.category.value,
+             "slots": sorted(slots.get(component.id, ()))}
+            for component in catalog.components.values()]
+    if args.format == "json":
+        emit(json.dumps(rows, indent=2) + "\n", None)
+        return EXIT_OK
+    width = max((len(row["id"]) for row in rows), default=2)
+    lines = [f"{row['id']:<{width}}  {row['category']:<13} {row['label']}"
+             + (f"  [{', '.join(row['slots'])}]" if row["slots"] else "") for row in rows]
+    emit("\n".join(lines) + ("\n" if lines else ""), None)
+    return EXIT_OK
+
+
 def _rules_show(args: argparse.Namespace) -> int:
     catalog = catalog_or_fail(args.rules)
     wanted = args.id.upper()
@@ -151,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing = rules_sub.add_parser("list", help="one line per rule")
     listing.add_argument("--format", choices=("text", "json"), default="text")
     listing.set_defaults(handler=_rules_list)
+    components = rules_sub.add_parser(
+        "components", help="every component id (for constraints.must_use / must_not_use)")
+    components.add_argument("--format", choices=("text", "json"), default="text")
+    components.set_defaults(handler=_rules_components)
     show = rules_sub.add_parser("show", help="print one rule file")
     show.add_argument("id", help="rule id, e.g. DATA-001")
     show.set_defaults(handler=_rules_show)
@@ -164,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     covered.add_argument("--status", choices=("encoded", "out_of_scope"),
                          help="only entries with this status")
     covered.set_defaults(handler=_rules_coverage)
-    for action in (listing, show, lint, covered):
+    for action in (listing, components, show, lint, covered):
         add_rules_option(action)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the input (or the output)")

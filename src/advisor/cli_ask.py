@@ -113,6 +113,8 @@ def _ask(args: argparse.Namespace) -> int:
     try:
         report = Advisor(engine=args.engine, catalog=catalog).recommend(requirements,
                                                                        sensitivity=True)
+    except InputError as error:
+        raise Failure(EXIT_INVALID, str(error)) from None
     except (EngineError, CompileError) as error:
         raise Failure(EXIT_ENGINE, f"engine '{args.engine}' failed: {error}") from None
     emit(render(report, args.format), args.output)

@@ -16,7 +16,7 @@ from advisor.inputs import InputError, read_requirements
 from advisor.models.report import Report
 from advisor.models.requirements import Requirements
 from advisor.paths import rules_dir
-from advisor.pipeline import Advisor
+from advisor.pipeline import Advisor, check_components
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -101,10 +101,12 @@ def advisor_or_fail(catalog: Catalog, engine: str) -> Advisor:
 
 def recommend_or_fail(advisor: Advisor, requirements: Requirements,
                       sensitivity: bool = False) -> Report:
-    """The report (with what would change each decision when ``sensitivity``); an engine
-    failure as a ``Failure``."""
+    """The report (with what would change each decision when ``sensitivity``); a constraint
+    naming an unknown component and an engine failure as a ``Failure``."""
     try:
         return advisor.recommend(requirements, sensitivity=sensitivity)
+    except InputError as error:
+        raise Failure(EXIT_INVALID, str(error)) from None
     except (EngineError, CompileError) as error:
         raise Failure(EXIT_ENGINE, f"engine '{advisor.engine.name}' failed: {error}") from None
 
@@ -115,4 +117,8 @@ def report_for_file(path: str, rules: str | None, engine: str,
     failures become a ``Failure`` with their exit code."""
     requirements = requirements_or_fail(path)
     advisor = advisor_or_fail(catalog_or_fail(rules), engine)
+    try:
+        check_components(advisor.catalog, requirements, "<stdin>" if path == "-" else path)
+    except InputError as error:
+        raise Failure(EXIT_INVALID, str(error)) from None
     return recommend_or_fail(advisor, requirements, sensitivity)

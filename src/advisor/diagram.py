@@ -105,10 +105,12 @@ def _node(node: GraphNode, box: _Box) -> str:
     lines = "".join(
         f'<tspan x="{_number(box.x + BOX_WIDTH / 2)}" y="{_number(first + index * LINE_HEIGHT)}">'
         f"{escape(line)}</tspan>" for index, line in enumerate(box.lines))
+    # A component already in place has a dashed border, as in the Mermaid diagram.
+    existing = ' stroke-dasharray="5 4" data-existing="true"' if node.existing else ""
     return (f'<g class="node" data-id="{escape(node.id)}" data-category="{escape(node.category)}">'
             f"<title>{escape(node.label)} ({escape(node.id)}, {escape(node.rule_id)})</title>"
             f'<rect x="{_number(box.x)}" y="{_number(box.y)}" width="{BOX_WIDTH}" '
-            f'height="{_number(box.height)}" rx="6" fill="#f4f7fb" stroke="#3b5b7e"/>'
+            f'height="{_number(box.height)}" rx="6" fill="#f4f7fb" stroke="#3b5b7e"{existing}/>'
             f'<text text-anchor="middle" font-size="12" fill="#102030">{lines}</text></g>')
 
 

@@ -97,11 +97,15 @@ def _bounds(annotation: Any) -> tuple[float | None, float | None, bool]:
     return low, high, open_low
 
 
-def _spec_for(name: str, annotation: Any, description: str) -> FactSpec:
+def _spec_for(name: str, annotation: Any, description: str) -> FactSpec | None:
+    """The fact a field becomes; None for free text and structured entries (constraints
+    naming components with a reason), which are carried into the report, never evaluated."""
     base = _unwrap_optional(annotation)
     if get_origin(base) is list:
         (member,) = get_args(base)
         member = _unwrap_optional(member)
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            return None
         values = tuple(item.value for item in member)
         return FactSpec(name, "set", description, values)
     if isinstance(base, type) and issubclass(base, Enum):
@@ -113,7 +117,7 @@ def _spec_for(name: str, annotation: Any, description: str) -> FactSpec:
         return FactSpec(name, "number", description, integer=base is int, minimum=low,
                         maximum=high, minimum_exclusive=open_low)
     if base is str:
-        return FactSpec(name, "string", description)
+        return None
     raise TypeError(f"unsupported requirement field type for {name}: {annotation!r}")
 
 
@@ -132,8 +136,7 @@ def requirement_fact_specs() -> dict[str, FactSpec]:
     for section_name, field_name, field in requirement_fields():
         name = f"{section_name}.{field_name}"
         spec = _spec_for(name, field.annotation, field.description or "")
-        # Free text (names, descriptions) is carried into the report, never evaluated.
-        if spec.type != "string":
+        if spec is not None:
             specs[name] = spec
     return specs
 
@@ -142,6 +145,16 @@ _REQUIREMENT_SPECS = requirement_fact_specs()
 
 
 _DERIVED_NAMES = frozenset(item.spec.name for item in DERIVED_FACTS)
+
+
+# Facts that state what already runs: a part left out means none is in place (never an
+# assumption), and what-if analysis never changes them (they are not the user's to choose).
+FIXED_PREFIX = "existing."
+
+
+def is_fixed(fact: str) -> bool:
+    """Whether ``fact`` describes what already runs rather than a requirement."""
+    return fact.startswith(FIXED_PREFIX)
 
 
 def derived_fact_specs() -> dict[str, FactSpec]:

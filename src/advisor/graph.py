@@ -47,7 +47,8 @@ def build_graph(
     for decision in decisions:
         attributes = shared.node_attributes[decision.component]
         if attributes is not None:
-            graph.add_node(decision.slot, **attributes, rule_id=decision.rule_id)
+            graph.add_node(decision.slot, **attributes, rule_id=decision.rule_id,
+                           existing=decision.existing)
     # A component placed in the middle of a path (a connection pool, an inline cache) stops
     # the direct edge between its neighbours from being drawn.
     rerouted = {pair for decision in decisions for pair in shared.reroutes[decision.rule_id]}
@@ -105,12 +106,18 @@ def to_mermaid(catalog: Catalog, graph: nx.DiGraph) -> str:
     """A Mermaid flowchart of the graph, nodes in slot order, edges in (source, target) order."""
     lines = ["flowchart LR"]
     order = per_rule_set(_Shared, catalog).order
-    for node in sorted(graph, key=lambda item: order[item]):
+    nodes = sorted(graph, key=lambda item: order[item])
+    for node in nodes:
         lines.append(f'  {node}["{mermaid_quote(graph.nodes[node]["label"])}"]')
     for source, target in sorted(graph.edges, key=lambda e: (order[e[0]], order[e[1]])):
         data = graph.edges[source, target]
         arrow = ARROWS[data["kind"]]
         lines.append(f'  {source} {arrow}|"{mermaid_quote(data["label"])}"| {target}')
+    existing = [node for node in nodes if graph.nodes[node].get("existing")]
+    if existing:
+        # Components already in place are drawn with a dashed border.
+        lines.append("  classDef existing stroke-dasharray: 5 5")
+        lines.append(f"  class {','.join(existing)} existing")
     return "\n".join(lines)
 
 
@@ -120,12 +127,13 @@ def graph_out(catalog: Catalog, graph: nx.DiGraph, multi_az_required: bool) -> G
     order = shared.order
     nodes = []
     for node, data in sorted(graph.nodes(data=True), key=lambda item: order[item[0]]):
-        node_key = (node, data["component"], data["rule_id"])
+        node_key = (node, data["component"], data["rule_id"], data["existing"])
         shared_node = shared.nodes.get(node_key)
         if shared_node is None:
             shared_node = shared.nodes[node_key] = GraphNode(
                 id=node, component=data["component"], label=data["label"],
-                service=data["service"], category=data["category"], rule_id=data["rule_id"])
+                service=data["service"], category=data["category"], rule_id=data["rule_id"],
+                existing=data["existing"])
         nodes.append(shared_node)
     edges = []
     for source, target, data in sorted(graph.edges(data=True),
@@ -154,7 +162,7 @@ class _Shared:
     node_attributes: dict[str, dict[str, str] | None] = field(init=False)
     connects: dict[str, tuple[tuple[str, str, str, str], ...]] = field(init=False)
     reroutes: dict[str, tuple[tuple[str, str], ...]] = field(init=False)
-    nodes: dict[tuple[str, ...], GraphNode] = field(default_factory=dict)
+    nodes: dict[tuple[str | bool, ...], GraphNode] = field(default_factory=dict)
     edges: dict[tuple[str, ...], GraphEdge] = field(default_factory=dict)
     omitted: dict[tuple[str | tuple[str, ...], ...], OmittedEdge] = field(default_factory=dict)
 

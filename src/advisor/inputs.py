@@ -127,6 +127,13 @@ def describe_validation_error(
     out = []
     for item in error.errors():
         loc = tuple(item["loc"])
+        if item["type"] == "inconsistent":
+            # The cross-field checks name each field they found wrong in the context.
+            for field, problem in (item.get("ctx") or {}).get("problems", ()):
+                path = tuple(int(part) if part.isdigit() else part for part in field.split("."))
+                where = f"{origin}:{doc.line_of(path)}" if doc is not None else origin
+                out.append(Problem(where, path, problem))
+            continue
         section = str(loc[0]) if loc else ""
         name = str(loc[1]) if len(loc) > 1 and isinstance(loc[1], str) else ""
         if item["type"] == "extra_forbidden":

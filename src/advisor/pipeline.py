@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import json
@@ -16,10 +17,12 @@ from advisor.engine import make_engine
 from advisor.engine.base import Trace, compile_rules
 from advisor.facts import build_facts
 from advisor.graph import build_graph, graph_out
+from advisor.inputs import InputError, Problem
 from advisor.models.report import Report
 from advisor.models.requirements import Requirements
 from advisor.paths import rules_dir
-from advisor.resolve import choose_winners, resolve_decisions
+from advisor.ranking import ranking_for
+from advisor.resolve import resolve_decisions
 from advisor.sensitivity import analyse
 
 TOOL = "advisor"
@@ -48,6 +51,23 @@ def input_hash(given: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def check_components(catalog: Catalog, requirements: Requirements,
+                     origin: str = "<requirements>") -> None:
+    """Raise ``InputError`` for a constraint naming a component the catalog does not know."""
+    problems = []
+    for name in ("must_use", "must_not_use"):
+        for index, choice in enumerate(getattr(requirements.constraints, name) or []):
+            if choice.component not in catalog.components:
+                close = difflib.get_close_matches(choice.component, catalog.components, 3)
+                hint = f"did you mean: {', '.join(close)}? " if close else ""
+                problems.append(Problem(
+                    origin, ("constraints", name, index, "component"),
+                    f"unknown component '{choice.component}' ({hint}`advisor rules "
+                    "components` lists every component id)"))
+    if problems:
+        raise InputError(problems)
+
+
 class Advisor:
     """A loaded knowledge base and a compiled engine; build one per process and reuse it."""
 
@@ -64,17 +84,21 @@ class Advisor:
     def evaluate(self, requirements: Requirements, rounds: int | None = None) -> Trace:
         """The engine's firings and decisions for one profile (over the first ``rounds``
         chaining rounds when given), without building a report."""
-        return self.engine.evaluate(build_facts(requirements), choose_winners, rounds)
+        ranking = ranking_for(self.catalog, requirements)
+        return self.engine.evaluate(build_facts(requirements), ranking.choose, rounds)
 
     def recommend(self, requirements: Requirements, sensitivity: bool = False) -> Report:
         """The full recommendation for one requirements profile; with ``sensitivity``, each
         decision also says which requirement changes would change it (this re-evaluates
         changed profiles, so it costs a few evaluations more)."""
+        check_components(self.catalog, requirements)
         facts = build_facts(requirements)
-        trace = self.engine.evaluate(facts, choose_winners)
+        ranking = ranking_for(self.catalog, requirements)
+        trace = self.engine.evaluate(facts, ranking.choose)
         pillar_order = [pillar.value for pillar in requirements.workload.pillar_priorities or []]
         resolution = resolve_decisions(self.catalog, trace.firings, trace.decisions, facts,
-                                       pillar_order)
+                                       pillar_order, ranking, requirements.constraints,
+                                       requirements.existing)
         decisions = resolution.decisions
         if sensitivity:
             found = analyse(self.catalog, requirements, trace.decisions,
@@ -98,6 +122,8 @@ class Advisor:
             undecided=resolution.undecided,
             warnings=resolution.warnings,
             conflicts=resolution.conflicts,
+            constraint_conflicts=resolution.constraint_conflicts,
+            constraints=resolution.constraints,
             capacity=resolution.capacity,
             review=resolution.review,
             connections=resolution.connections,

@@ -15,7 +15,7 @@ import copy
 import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
@@ -23,13 +23,13 @@ from advisor.catalog import clause_problems
 from advisor.conditions import holds
 from advisor.facts import Facts, FactSpec, build_facts, requirement_fact_specs, requirement_fields
 from advisor.inputs import InputError, Problem, parse_requirements
-from advisor.models.requirements import MAX_NUMBER, Requirements
+from advisor.models.requirements import MAX_NUMBER, ComponentChoice, Requirements
 from advisor.models.rule import Clause, Operator
 from advisor.paths import templates_dir
 from advisor.yamlio import LocatedDocument, YamlError, parse_yaml
 
 QUESTIONNAIRE_FILE = "questionnaire.yaml"
-Kind = Literal["bool", "enum", "multi", "number", "integer", "text"]
+Kind = Literal["bool", "enum", "multi", "number", "integer", "text", "components"]
 Answers = dict[str, dict[str, Any]]
 
 _KINDS: dict[str, Kind] = {"bool": "bool", "enum": "enum", "set": "multi"}
@@ -113,9 +113,15 @@ def sections() -> tuple[Section, ...]:
     return tuple(out)
 
 
-def _kind(spec: FactSpec | None) -> Kind:
-    if spec is None:  # the fact specs leave out free text only
-        return "text"
+def _names_components(annotation: Any) -> bool:
+    """Whether a field holds a list of components with a reason (``list[ComponentChoice]``)."""
+    return any(get_origin(arg) is list and get_args(arg) == (ComponentChoice,)
+               for arg in (annotation, *get_args(annotation)))
+
+
+def _kind(spec: FactSpec | None, annotation: Any) -> Kind:
+    if spec is None:  # the fact specs leave out free text and component constraints
+        return "components" if _names_components(annotation) else "text"
     if spec.type == "number":
         return "integer" if spec.integer else "number"
     return _KINDS[spec.type]
@@ -135,7 +141,7 @@ def _generated() -> dict[str, Question]:
             field=field_name,
             title=field_name.replace("_", " ").capitalize(),
             help=field.description or "",
-            kind=_kind(spec),
+            kind=_kind(spec, field.annotation),
             choices=spec.values if spec is not None else (),
             minimum=spec.minimum if spec is not None else None,
             minimum_exclusive=spec.minimum_exclusive if spec is not None else False,

@@ -1,7 +1,9 @@
 """Firings -> decisions: one winner per slot, the rejected alternatives, warnings, assumptions.
 
-The winner of a slot is the fired rule with the highest priority, then the lowest id. Engine
-firing order never matters. Every fired rule that did not win stays visible as a contender.
+The winner of a slot is ordered by ``ranking`` (constraints first, then the highest priority,
+then the lowest id). Engine firing order never matters. Every fired rule that did not win stays
+visible as a contender; a constraint that overrode a rule's advice is reported as a conflict,
+and every stated constraint says how it was honoured.
 
 What a report shows the same way whatever the profile (a rule's titles and trimmed prose, its
 rejected alternatives, each clause's test and meaning) is prepared once per rule set. Report
@@ -19,7 +21,7 @@ from typing import Any
 from advisor.catalog import DECISION_PREFIX, Catalog
 from advisor.conditions import holds, needs_fact
 from advisor.engine.base import Firing, MatchedValue
-from advisor.facts import Facts, FactValue, derived_fact_inputs
+from advisor.facts import Facts, FactValue, derived_fact_inputs, is_fixed
 from advisor.formulas import FormulaError, evaluate
 from advisor.memo import per_rule_set, remember, value_key
 from advisor.models.report import (
@@ -31,6 +33,8 @@ from advisor.models.report import (
     CitationOut,
     ConflictOut,
     ConflictSideOut,
+    ConstraintConflict,
+    ConstraintOutcome,
     Contender,
     Decision,
     Evidence,
@@ -42,7 +46,9 @@ from advisor.models.report import (
     WarningOut,
     WiringOut,
 )
-from advisor.models.rule import Citation, Clause, Operator, ReviewKind
+from advisor.models.requirements import Constraints, Existing
+from advisor.models.rule import Citation, Clause, Operator, ReviewKind, Strength
+from advisor.ranking import UNCONSTRAINED, Ranking
 
 _SYMBOLS = {
     Operator.equals: "=",
@@ -52,23 +58,6 @@ _SYMBOLS = {
     Operator.lt: "<",
     Operator.lte: "<=",
 }
-
-
-def winner_order(firing: Firing) -> tuple[int, str]:
-    """Sort key that puts the winning firing of a slot first: priority, then rule id."""
-    return (-firing.priority, firing.rule_id)
-
-
-def choose_winners(firings: Sequence[Firing], decided: Mapping[str, str]) -> dict[str, str]:
-    """The chaining callback: for each slot fired this round, the winning component."""
-    best: dict[str, Firing] = {}
-    for firing in firings:
-        if firing.slot is None or firing.component is None or firing.slot in decided:
-            continue
-        current = best.get(firing.slot)
-        if current is None or winner_order(firing) < winner_order(current):
-            best[firing.slot] = firing
-    return {slot: firing.component for slot, firing in sorted(best.items()) if firing.component}
 
 
 def describe_test(clause: Clause) -> str:
@@ -162,6 +151,9 @@ class _Prepared:
         # kept, in rule order and sorted by component.
         self.rejections: dict[str, dict[str, Alternative]] = {}
         self.alternatives: dict[str, list[Alternative]] = {}
+        # Rules that keep an existing part in place, and the part; rules per component.
+        self.keeps: dict[str, str] = {}
+        self.proposing: dict[str, list[str]] = {}
         for rule in catalog.rules:
             if rule.recommend is None:
                 continue
@@ -187,6 +179,9 @@ class _Prepared:
                 ))
             self.rejections[rule.id] = rejected
             self.alternatives[rule.id] = _by_component(rejected)
+            if rule.recommend.existing is not None:
+                self.keeps[rule.id] = rule.recommend.existing.value
+            self.proposing.setdefault(component.id, []).append(rule.id)
         self.tests, self.needs = _waiting_plan(catalog, inputs)
         self.always_relevant = frozenset(slot for slot in catalog.slots
                                          if not catalog.relevance(slot))
@@ -267,7 +262,8 @@ def _waiting_plan(catalog: Catalog, inputs: Mapping[str, tuple[str, ...]]) -> tu
             identity = (operator, *value_key([operand]))
             by_fact = tests.setdefault(fact, {})
             by_fact.setdefault(identity, (operator, operand, []))[2].append(rule.id)
-            if needs_fact(operator, operand) and not fact.startswith(DECISION_PREFIX):
+            if (needs_fact(operator, operand) and not fact.startswith(DECISION_PREFIX)
+                    and not is_fixed(fact)):
                 needs.setdefault(fact, []).append(rule.id)
     return (
         tuple((fact, fact.startswith(DECISION_PREFIX),
@@ -332,6 +328,8 @@ class Resolution:
     conflicts: list[ConflictOut]
     capacity: list[CapacityOut]
     review: list[PillarReview]
+    constraint_conflicts: list[ConstraintConflict]
+    constraints: list[ConstraintOutcome]
 
 
 def resolve_decisions(
@@ -340,10 +338,15 @@ def resolve_decisions(
     decisions: Mapping[str, str],
     facts: Facts,
     pillar_order: Sequence[str] = (),
+    ranking: Ranking = UNCONSTRAINED,
+    constraints: Constraints | None = None,
+    existing: Existing | None = None,
 ) -> Resolution:
     """Build the report's decisions, undecided slots, warnings, conflicts, capacity figures,
     Well-Architected review and assumptions. ``pillar_order`` is the workload's stated pillar
-    priority (the facts hold it as an unordered set)."""
+    priority (the facts hold it as an unordered set); ``ranking`` orders each slot's firings
+    (the one the engine chose winners with), and ``constraints`` and ``existing`` are the
+    requirements' own sections, reported on as constraint outcomes."""
     prepared = per_rule_set(_Prepared, catalog)
     references = _References(catalog, prepared)
     by_slot: dict[str, list[Firing]] = {}
@@ -357,10 +360,12 @@ def resolve_decisions(
     wiring = by_purpose.get("wire", [])
 
     out: list[Decision] = []
+    constraint_conflicts: list[ConstraintConflict] = []
+    reasons = _reasons(constraints)
     for slot_id in catalog.slots:
         if slot_id not in decisions:
             continue
-        ranked = sorted(by_slot.get(slot_id, []), key=winner_order)
+        ranked = sorted(by_slot.get(slot_id, []), key=ranking.order)
         winner = ranked[0]
         fields = prepared.decision_fields[winner.rule_id]
         assert winner.component == decisions[slot_id] == fields["component"]
@@ -368,12 +373,36 @@ def resolve_decisions(
         rejections: dict[str, Alternative] | None = None
         for firing in ranked[1:]:
             agrees = firing.component == winner.component
+            extra: list[Alternative] = []
             if agrees:
+                extra = list(prepared.rejections[firing.rule_id].values())
+            elif firing.component in ranking.forbidden:
+                extra = [_constrained(catalog, firing, "must_not_use",
+                                      reasons.get(firing.component, ""))]
+            elif firing.rule_id in prepared.keeps:
+                extra = [_constrained(catalog, firing, "existing", fields["rule_title"],
+                                      fields["rule_id"])]
+            if extra:
                 if rejections is None:
                     rejections = dict(prepared.rejections[winner.rule_id])
-                for component, alternative in prepared.rejections[firing.rule_id].items():
-                    rejections.setdefault(component, alternative)
+                for alternative in extra:
+                    own = rejections.get(alternative.component)
+                    if own is None or agrees:
+                        rejections.setdefault(alternative.component, alternative)
+                    else:
+                        # The winner argued against it already: keep that reason, but say the
+                        # component was ruled out by a constraint or is already running.
+                        rejections[alternative.component] = own.model_copy(update={
+                            "constraint": alternative.constraint,
+                            **({"because": alternative.because, "rule_id": alternative.rule_id}
+                               if alternative.constraint == "must_not_use" else {})})
             contenders.append(prepared.contender(firing, agrees))
+        constrained_by = _constrained_by(ranking, ranked)
+        if constrained_by is not None:
+            constraint_conflicts.extend(
+                _constraint_conflict(catalog, prepared, references, constrained_by, winner,
+                                     opposing, reasons.get(winner.component or ""))
+                for opposing in _opposing(ranking, ranked, prepared, constrained_by))
         out.append(
             Decision(
                 **fields, round=winner.round,
@@ -382,6 +411,10 @@ def resolve_decisions(
                               else _by_component(rejections)),
                 contenders=contenders,
                 citations=references.cite(prepared.rule_citations[winner.rule_id]),
+                existing=winner.rule_id in prepared.keeps,
+                constrained_by=constrained_by,
+                constraint_reason=(reasons.get(winner.component or "")
+                                   if constrained_by == "must_use" else None),
             )
         )
 
@@ -414,9 +447,10 @@ def resolve_decisions(
     known = _known(facts, decisions)
     waiting = _all_waiting(prepared, known)
     relevant = _relevant_slots(prepared, known)
+    excluded = _excluded(catalog, ranking, by_slot, decisions)
     return Resolution(
         decisions=out,
-        undecided=_undecided(catalog, decisions, relevant, waiting),
+        undecided=_undecided(catalog, decisions, relevant, waiting, excluded),
         warnings=warnings,
         assumptions=_assumptions(catalog, prepared, relevant, waiting),
         references=references.listing(),
@@ -425,7 +459,167 @@ def resolve_decisions(
         conflicts=conflicts,
         capacity=capacity,
         review=review,
+        constraint_conflicts=constraint_conflicts,
+        constraints=_outcomes(catalog, prepared, out, by_slot, waiting, constraints, existing),
     )
+
+
+def _reasons(constraints: Constraints | None) -> dict[str, str]:
+    """The user's reason per component named by must_use or must_not_use."""
+    if constraints is None:
+        return {}
+    return {choice.component: choice.reason
+            for choice in [*(constraints.must_use or []), *(constraints.must_not_use or [])]}
+
+
+def _constrained(catalog: Catalog, firing: Firing, kind: str, because: str,
+                 rule_id: str | None = None) -> Alternative:
+    """A component the constraints rejected: forbidden, or already running and not kept."""
+    component = firing.component or ""
+    return Alternative(component=component, label=catalog.components[component].label,
+                       because=because, rule_id=rule_id or firing.rule_id, constraint=kind)
+
+
+def _constrained_by(ranking: Ranking, ranked: Sequence[Firing]) -> str | None:
+    """'keep' or 'must_use' when that constraint, not priority, put the winner first."""
+    winner = ranked[0]
+    natural = min((firing for firing in ranked if ranking.may_win(firing)),
+                  key=UNCONSTRAINED.order)
+    if natural.rule_id == winner.rule_id or natural.component == winner.component:
+        return None
+    return "keep" if winner.rule_id in ranking.kept_rules else "must_use"
+
+
+def _opposing(ranking: Ranking, ranked: Sequence[Firing], prepared: _Prepared,
+              constrained_by: str) -> list[Firing]:
+    """The firings whose advice the constraint overrode: each other component's best rule,
+    when that rule is more than advisory."""
+    winner = ranked[0]
+    best: dict[str, Firing] = {}
+    for firing in ranked[1:]:
+        component = firing.component
+        if (component is None or component == winner.component
+                or not ranking.may_win(firing) or component in best):
+            continue
+        best[component] = firing
+    return [firing for firing in best.values()
+            if prepared.contender_fields[firing.rule_id]["strength"] != Strength.advisory.value
+            and (constrained_by == "must_use" or firing.rule_id not in prepared.keeps)]
+
+
+def _constraint_conflict(catalog: Catalog, prepared: _Prepared, references: _References,
+                         kind: str, winner: Firing, opposing: Firing,
+                         reason: str | None) -> ConstraintConflict:
+    rule = catalog.rule(opposing.rule_id)
+    slot = catalog.slots[winner.slot or ""]
+    component = catalog.components[winner.component or ""]
+    wanted = catalog.components[opposing.component or ""]
+    if kind == "keep":
+        subject = prepared.keeps[winner.rule_id]
+        side = [*prepared.evidence_for(winner.rule_id, winner.matched),
+                _constraint_evidence(catalog, "constraints.keep", subject)]
+    else:
+        subject = component.id
+        side = [_constraint_evidence(catalog, "constraints.must_use", component.id)]
+    return ConstraintConflict(
+        kind=kind, subject=subject, slot=slot.id, slot_title=slot.title,
+        component=component.id, label=component.label,
+        reason=reason if kind == "must_use" else None, kept_by=winner.rule_id,
+        constraint_evidence=side, rule_id=rule.id, rule_title=rule.title, wants=wanted.id,
+        wants_label=wanted.label, strength=rule.strength.value,
+        rationale=rule.rationale.strip(),
+        evidence=prepared.evidence_for(rule.id, opposing.matched),
+        citations=references.cite(prepared.rule_citations[rule.id]),
+    )
+
+
+def _constraint_evidence(catalog: Catalog, fact: str, member: str) -> Evidence:
+    """A constraint list's entry as evidence, the way a 'contains' clause shows it."""
+    description = catalog.facts[fact].description if fact in catalog.facts else (
+        "Components the design must use where they fit, each with a reason.")
+    return Evidence(fact=fact, value=[member], test=f"includes {member}",
+                    description=description)
+
+
+def _excluded(catalog: Catalog, ranking: Ranking, by_slot: Mapping[str, Sequence[Firing]],
+              decisions: Mapping[str, str]) -> dict[str, list[str]]:
+    """Per undecided slot, the forbidden components rules proposed for it."""
+    out: dict[str, list[str]] = {}
+    for slot, fired in by_slot.items():
+        if slot in decisions:
+            continue
+        labels = sorted({catalog.components[firing.component].label for firing in fired
+                         if firing.component in ranking.forbidden})
+        if labels:
+            out[slot] = labels
+    return out
+
+
+def _outcomes(
+    catalog: Catalog, prepared: _Prepared, decisions: Sequence[Decision],
+    by_slot: Mapping[str, Sequence[Firing]], waiting: Mapping[str, set[str]],
+    constraints: Constraints | None, existing: Existing | None,
+) -> list[ConstraintOutcome]:
+    """How each existing part and each component constraint was honoured, in the order the
+    requirements give them."""
+    out: list[ConstraintOutcome] = []
+    chosen = {decision.slot: decision for decision in decisions}
+    kept = {part.value for part in (constraints.keep or [])} if constraints else set()
+    replaceable = ({part.value for part in (constraints.replaceable or [])}
+                   if constraints else set())
+    for part, value in (existing.model_dump(mode="json") if existing else {}).items():
+        if value is None or part == "datastore_engine":
+            continue
+        kind = "keep" if part in kept else "replaceable" if part in replaceable else "existing"
+        placing = [firing for fired in by_slot.values() for firing in fired
+                   if prepared.keeps.get(firing.rule_id) == part]
+        slots = sorted({firing.slot or "" for firing in placing})
+        components = sorted({firing.component or "" for firing in placing})
+        placing_rules = {firing.rule_id for firing in placing}
+        forbidden = {choice.component for choice in
+                     (constraints.must_not_use or [] if constraints else [])}
+        status = ("kept" if any(slot in chosen and chosen[slot].rule_id in placing_rules
+                                for slot in slots)
+                  else "excluded" if set(components) & forbidden else "replaced")
+        out.append(ConstraintOutcome(
+            kind=kind, subject=part, component=components[0] if components else None,
+            label=catalog.components[components[0]].label if components else None,
+            reason=None, status=status if placing else "not_placed", slots=slots,
+            slot_titles=[catalog.slots[slot].title for slot in slots],
+            chosen=[chosen[slot].label for slot in slots
+                    if status == "replaced" and slot in chosen],
+            candidate_rules=sorted({firing.rule_id for firing in placing}), missing=[],
+        ))
+    if constraints is None:
+        return out
+    for kind, choices in (("must_use", constraints.must_use or []),
+                          ("must_not_use", constraints.must_not_use or [])):
+        for choice in choices:
+            component = catalog.components[choice.component]
+            proposed = sorted({firing.slot or "" for fired in by_slot.values()
+                               for firing in fired if firing.component == component.id})
+            candidates = prepared.proposing.get(component.id, [])
+            if kind == "must_use":
+                used = [slot for slot, decision in chosen.items()
+                        if decision.component == component.id]
+                status = "used" if used else "not_placed"
+                slots = used if used else sorted({prepared.slot_of[rule_id] or ""
+                                                  for rule_id in candidates})
+                missing = [] if used else sorted({name for rule_id in candidates
+                                                  for name in waiting.get(rule_id, ())})
+                shown = [] if used else [chosen[slot].label for slot in slots if slot in chosen]
+            else:
+                status = "excluded" if proposed else "not_proposed"
+                slots, missing = proposed, []
+                shown = [chosen[slot].label for slot in proposed if slot in chosen]
+            out.append(ConstraintOutcome(
+                kind=kind, subject=component.id, component=component.id,
+                label=component.label, reason=choice.reason, status=status, slots=slots,
+                slot_titles=[catalog.slots[slot].title for slot in slots],
+                chosen=shown, candidate_rules=list(candidates) if status == "not_placed" else [],
+                missing=missing,
+            ))
+    return out
 
 
 def _by_rule(firing: Firing) -> str:
@@ -598,19 +792,24 @@ def _relevant_slots(prepared: _Prepared, known: Facts) -> set[str]:
 
 def _undecided(
     catalog: Catalog, decisions: Mapping[str, str], relevant: set[str],
-    waiting: Mapping[str, set[str]],
+    waiting: Mapping[str, set[str]], excluded: Mapping[str, list[str]],
 ) -> list[Undecided]:
     out = []
     for slot_id, slot in catalog.slots.items():
-        # A slot with no relevance clauses is never reported undecided, only left out.
-        if slot_id in decisions or not catalog.relevance(slot_id) or slot_id not in relevant:
+        if slot_id in decisions:
+            continue
+        # A slot with no relevance clauses is never reported undecided, only left out, unless
+        # the constraints emptied it.
+        if slot_id not in excluded and (not catalog.relevance(slot_id)
+                                        or slot_id not in relevant):
             continue
         rules = catalog.rules_for_slot(slot_id)
         # Only inputs that could still let one of the slot's rules fire are worth asking for.
         missing = sorted({name for rule in rules for name in waiting.get(rule.id, ())})
         out.append(
             Undecided(slot=slot_id, slot_title=slot.title, description=slot.description,
-                      missing=missing, candidate_rules=[rule.id for rule in rules])
+                      missing=missing, candidate_rules=[rule.id for rule in rules],
+                      excluded=excluded.get(slot_id, []))
         )
     return out
 

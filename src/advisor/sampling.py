@@ -12,6 +12,7 @@ from typing import Any
 
 from advisor.catalog import Catalog
 from advisor.facts import FactSpec, requirement_fact_specs
+from advisor.inputs import InputError, parse_requirements
 from advisor.models.rule import Operator
 
 _NUMERIC = {Operator.gt, Operator.gte, Operator.lt, Operator.lte, Operator.equals,
@@ -65,7 +66,8 @@ def _value(rng: random.Random, spec: FactSpec, thresholds: list[float]) -> Any:
 
 def random_requirements(rng: random.Random, catalog: Catalog,
                         known_share: float = 0.5) -> dict[str, Any]:
-    """A random requirements document; each field is given with probability ``known_share``."""
+    """A random valid requirements document; each field is given with probability
+    ``known_share``, then fields that contradict another are left out."""
     thresholds = numeric_thresholds(catalog)
     document: dict[str, dict[str, Any]] = {}
     for name, spec in requirement_fact_specs().items():
@@ -73,7 +75,23 @@ def random_requirements(rng: random.Random, catalog: Catalog,
             continue
         section, field = name.split(".", 1)
         document.setdefault(section, {})[field] = _value(rng, spec, thresholds.get(name, []))
-    return document
+    return consistent(document)
+
+
+def consistent(document: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``document`` without the fields the cross-field checks find contradicting another."""
+    while True:
+        try:
+            parse_requirements(document)
+        except InputError as error:
+            fields = {problem.field[:2] for problem in error.details
+                      if problem.field is not None and len(problem.field) >= 2}
+            if not fields:
+                raise
+            for section, field in fields:
+                document.get(str(section), {}).pop(str(field), None)
+            continue
+        return document
 
 
 def max_match_requirements(catalog: Catalog) -> dict[str, Any]:
@@ -110,4 +128,4 @@ def max_match_requirements(catalog: Catalog) -> dict[str, Any]:
                 document.setdefault(section, {})[field] = tally.most_common(1)[0][0]
             elif spec.type == "bool":
                 document.setdefault(section, {})[field] = True
-    return document
+    return consistent(document)

@@ -37,6 +37,7 @@ from advisor.facts import (
     derived_fact_inputs,
     derived_fact_specs,
     inputs_for_derived,
+    is_fixed,
     requirement_facts,
     with_derived_facts,
 )
@@ -44,6 +45,7 @@ from advisor.memo import per_rule_set
 from advisor.models.report import Assumption, Change, Flip, Sensitivity
 from advisor.models.requirements import Requirements
 from advisor.models.rule import Clause, Operator, Rule
+from advisor.ranking import Ranking, ranking_for
 from advisor.resolve import describe_test
 
 Evaluate = Callable[[Requirements, int], Trace]
@@ -105,8 +107,8 @@ def analyse(
     choose instead, the smallest requirement change after which the engine decides the slot
     with another component (a change that gives an unknown requirement a value first)."""
     given = requirement_facts(requirements)
-    search = _Search(catalog, given, decisions)
-    outcomes: dict[tuple[int, tuple[tuple[str, Any], ...]], Trace | None] = {}
+    search = _Search(catalog, given, decisions, ranking_for(catalog, requirements))
+    outcomes: dict[tuple[int, tuple[tuple[str, Any], ...]], tuple[Trace, Ranking] | None] = {}
     out: dict[str, Sensitivity] = {}
     for slot, component in decisions.items():
         evaluated = 0
@@ -123,14 +125,19 @@ def analyse(
                                      for field, value in candidate.changes))
                 if key not in outcomes:
                     changed = _changed_requirements(requirements, candidate.changes)
-                    outcomes[key] = None if changed is None else evaluate(changed, needed)
-                evaluated += outcomes[key] is not None
-                trace = outcomes[key]
-                new = trace.decisions.get(slot) if trace is not None else None
-                if trace is None or new is None or new == component:
+                    outcomes[key] = None if changed is None else (
+                        evaluate(changed, needed), ranking_for(catalog, changed))
+                outcome = outcomes[key]
+                evaluated += outcome is not None
+                if outcome is None:
                     continue
-                winner = min((firing for firing in trace.firings if firing.slot == slot),
-                             key=lambda firing: (-firing.priority, firing.rule_id))
+                trace, ranking = outcome
+                new = trace.decisions.get(slot)
+                if new is None or new == component:
+                    continue
+                winner = min((firing for firing in trace.firings
+                              if firing.slot == slot and firing.component == new),
+                             key=ranking.order)
                 flips.append(_flip(catalog, candidate, given, new, winner.rule_id))
                 break
         slot_rules = {rule.id for rule in catalog.rules_for_slot(slot)}
@@ -147,8 +154,9 @@ class _Search:
     """Candidate changes for each slot, from the clauses of the slot's rules."""
 
     def __init__(self, catalog: Catalog, given: dict[str, FactValue],
-                 decisions: Mapping[str, str]) -> None:
+                 decisions: Mapping[str, str], ranking: Ranking) -> None:
         self.catalog = catalog
+        self.ranking = ranking
         self.given = given
         self.decided: dict[str, FactValue] = {
             f"{DECISION_PREFIX}{slot}": component for slot, component in decisions.items()}
@@ -185,8 +193,11 @@ class _Search:
     def _ranked(self, slot: str) -> tuple[Rule, ...]:
         ranked = self._ranks.get(slot)
         if ranked is None:
-            ranked = self._ranks[slot] = tuple(sorted(self.catalog.rules_for_slot(slot),
-                                                      key=lambda r: (-r.priority, r.id)))
+            ranking = self.ranking
+            ranked = self._ranks[slot] = tuple(sorted(
+                (rule for rule in self.catalog.rules_for_slot(slot)
+                 if _component(rule) not in ranking.forbidden),
+                key=lambda rule: ranking.key(rule.id, _component(rule), rule.priority)))
         return ranked
 
     def _winner(self, ranked: Sequence[Rule], known: Mapping[str, FactValue],
@@ -269,7 +280,7 @@ class _Search:
         for fact, clauses in by_fact.items():
             if all(self._clause_holds(clause, self.known) for clause in clauses):
                 continue
-            if fact.startswith(DECISION_PREFIX):
+            if fact.startswith(DECISION_PREFIX) or is_fixed(fact):
                 return []
             failing = [c for c in clauses if not self._clause_holds(c, self.known)]
             values = [value for clause in failing for value in self._meeting(slot, clause)]
@@ -293,7 +304,7 @@ class _Search:
             every = self._failing_steps[rule.id] = [
                 _Step(clause.fact, value, "fails", rule.id, clause.text)
                 for clause in self.tests[rule.id]
-                if not clause.fact.startswith(DECISION_PREFIX)
+                if not clause.fact.startswith(DECISION_PREFIX) and not is_fixed(clause.fact)
                 for value in self._failing(slot, clause)[:_VALUES_PER_CLAUSE]
             ]
         kept = self.tests[keep.id] if keep is not None else ()

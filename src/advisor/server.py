@@ -350,6 +350,8 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_00
         chosen = advisors.get(engine or default.engine.name)
         try:
             return chosen.recommend(requirements, sensitivity=sensitivity)
+        except InputError as error:
+            raise _invalid(error) from None
         except (EngineError, CompileError) as error:
             raise _engine_failure(chosen.engine.name, error) from None
 

@@ -41,12 +41,18 @@ class CitationOut(Out):
 
 
 class Alternative(Out):
-    """A component the decision rejected, with the reason its rule gives."""
+    """A component the decision rejected, with the reason its rule gives.
+
+    ``constraint`` says when the reason is the requirements' own rather than a rule's:
+    'must_not_use' (``because`` is the user's reason; ``rule_id`` the rule that proposed it) or
+    'existing' (the component already runs and was not kept; ``because`` is the title of the
+    deciding rule ``rule_id``)."""
 
     component: str
     label: str
     because: str
     rule_id: str
+    constraint: str | None = None
 
 
 class Contender(Out):
@@ -120,6 +126,12 @@ class Decision(Out):
     citations: list[CitationOut]
     # None when the sensitivity analysis was not asked for.
     sensitivity: Sensitivity | None = None
+    # The component already runs (the deciding rule keeps an existing part in place).
+    existing: bool = False
+    # 'keep' or 'must_use' when a constraint, not priority, made this rule the winner;
+    # ``constraint_reason`` is the user's reason for a must_use.
+    constrained_by: str | None = None
+    constraint_reason: str | None = None
 
 
 class Undecided(Out):
@@ -130,6 +142,8 @@ class Undecided(Out):
     description: str
     missing: list[str]
     candidate_rules: list[str]
+    # Components a rule proposed for the slot that the constraints forbid.
+    excluded: list[str] = []
 
 
 class WarningOut(Out):
@@ -211,6 +225,50 @@ class ConflictOut(Out):
     citations: list[CitationOut]
 
 
+class ConstraintConflict(Out):
+    """A constraint that made the design go against a rule's advice: a kept existing part or a
+    required component in a slot where the rule wants another component."""
+
+    kind: str  # 'keep' or 'must_use'
+    subject: str  # the existing part kept, or the component required
+    slot: str
+    slot_title: str
+    component: str
+    label: str
+    reason: str | None
+    kept_by: str  # the rule that placed the kept or required component
+    # The requirement values on the constraint's side.
+    constraint_evidence: list[Evidence]
+    rule_id: str  # the rule whose advice the constraint overrode
+    rule_title: str
+    wants: str
+    wants_label: str
+    strength: str
+    rationale: str
+    evidence: list[Evidence]
+    citations: list[CitationOut]
+
+
+class ConstraintOutcome(Out):
+    """How one stated constraint or existing part was honoured.
+
+    ``kind``: 'existing' (an existing part, neither kept nor replaceable), 'keep',
+    'replaceable', 'must_use' or 'must_not_use'. ``status``: 'kept', 'replaced', 'used',
+    'not_placed', 'excluded' or 'not_proposed'."""
+
+    kind: str
+    subject: str
+    component: str | None
+    label: str | None
+    reason: str | None
+    status: str
+    slots: list[str]
+    slot_titles: list[str]
+    chosen: list[str]
+    candidate_rules: list[str]
+    missing: list[str]
+
+
 class ReviewFinding(Out):
     rule_id: str
     title: str
@@ -246,6 +304,7 @@ class GraphNode(Out):
     service: str
     category: str
     rule_id: str
+    existing: bool = False
 
 
 class GraphEdge(Out):
@@ -297,6 +356,8 @@ class Report(Out):
     undecided: list[Undecided]
     warnings: list[WarningOut]
     conflicts: list[ConflictOut]
+    constraint_conflicts: list[ConstraintConflict]
+    constraints: list[ConstraintOutcome]
     capacity: list[CapacityOut]
     review: list[PillarReview]
     connections: list[WiringOut]

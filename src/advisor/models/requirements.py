@@ -7,10 +7,12 @@ each field name (``_rps``, ``_kb``, ``_gb``, ``_ms``, ``_minutes``, ``_seconds``
 
 from __future__ import annotations
 
+import itertools
 from enum import Enum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 
 class Section(BaseModel):
@@ -133,6 +135,127 @@ class FileProtocol(str, Enum):
     lustre = "lustre"
 
 
+class LatencyTarget(str, Enum):
+    """How fast an answer must come, in words, fastest first, when no number is known."""
+
+    lowest_possible = "lowest_possible"
+    real_time = "real_time"
+    seconds = "seconds"
+    near_real_time = "near_real_time"
+    minutes = "minutes"
+    hours = "hours"
+
+
+class Protocol(str, Enum):
+    http = "http"
+    grpc = "grpc"
+    websocket = "websocket"
+    tcp = "tcp"
+    udp = "udp"
+
+
+class OrderingScope(str, Enum):
+    per_key = "per_key"
+    global_ = "global"
+
+
+class ArchiveRetrieval(str, Enum):
+    """How long a read of archived data may take, fastest first."""
+
+    milliseconds = "milliseconds"
+    minutes = "minutes"
+    hours = "hours"
+    days = "days"
+
+
+class ExistingPart(str, Enum):
+    """The parts of a running system the `existing` section can name."""
+
+    datastore = "datastore"
+    compute = "compute"
+    front_door = "front_door"
+    object_storage = "object_storage"
+    file_storage = "file_storage"
+    messaging = "messaging"
+    cache = "cache"
+
+
+class ExistingDatastore(str, Enum):
+    rds = "rds"
+    aurora = "aurora"
+    dynamodb = "dynamodb"
+    documentdb = "documentdb"
+    keyspaces = "keyspaces"
+    neptune = "neptune"
+    self_managed_on_ec2 = "self_managed_on_ec2"
+    on_premises = "on_premises"
+
+
+class DatabaseEngine(str, Enum):
+    mysql = "mysql"
+    postgresql = "postgresql"
+    mariadb = "mariadb"
+    oracle = "oracle"
+    sqlserver = "sqlserver"
+    db2 = "db2"
+    mongodb = "mongodb"
+    cassandra = "cassandra"
+    redis = "redis"
+    graph = "graph"
+    other = "other"
+
+
+class ExistingCompute(str, Enum):
+    ec2_instances = "ec2_instances"
+    ec2_auto_scaling = "ec2_auto_scaling"
+    ecs_on_ec2 = "ecs_on_ec2"
+    ecs_fargate = "ecs_fargate"
+    eks = "eks"
+    lambda_ = "lambda"
+    on_premises = "on_premises"
+
+
+class ExistingFrontDoor(str, Enum):
+    alb = "alb"
+    nlb = "nlb"
+    api_gateway_rest = "api_gateway_rest"
+    api_gateway_http = "api_gateway_http"
+    api_gateway_websocket = "api_gateway_websocket"
+    instance_endpoints = "instance_endpoints"
+
+
+class ExistingObjectStorage(str, Enum):
+    s3 = "s3"
+    on_premises = "on_premises"
+
+
+class ExistingFileStorage(str, Enum):
+    efs = "efs"
+    fsx_windows = "fsx_windows"
+    fsx_lustre = "fsx_lustre"
+    self_managed_on_ec2 = "self_managed_on_ec2"
+    on_premises = "on_premises"
+
+
+class ExistingMessaging(str, Enum):
+    sqs = "sqs"
+    sqs_fifo = "sqs_fifo"
+    sns = "sns"
+    eventbridge = "eventbridge"
+    kinesis = "kinesis"
+    msk = "msk"
+    amazon_mq = "amazon_mq"
+    self_managed_broker = "self_managed_broker"
+    self_managed_kafka = "self_managed_kafka"
+
+
+class ExistingCache(str, Enum):
+    elasticache_redis = "elasticache_redis"
+    elasticache_memcached = "elasticache_memcached"
+    dax = "dax"
+    self_managed_on_ec2 = "self_managed_on_ec2"
+
+
 class KeyControl(str, Enum):
     aws_owned = "aws_owned"
     aws_managed = "aws_managed"
@@ -250,12 +373,29 @@ class Data(Section):
         description="Short-lived state (sessions, carts, leaderboards) that can be rebuilt if "
         "lost must be shared across servers.",
     )
+    write_capacity_limited: bool | None = Field(
+        None,
+        description="The database accepts only a fixed write rate (capped capacity, licence or "
+        "instance size); writes above it must wait rather than fail.",
+    )
+    point_in_time_recovery: bool | None = Field(
+        None,
+        description="The data must be restorable to any second of a recent period (after a bad "
+        "write, a faulty deployment or an accidental delete).",
+    )
 
 
 class Latency(Section):
     """Response-time target."""
 
     p99_ms: Positive | None = Field(None, description="99th-percentile read latency target in ms.")
+    target: LatencyTarget | None = Field(
+        None,
+        description="How fast results must arrive, in words, when no number is known: "
+        "lowest_possible (microseconds to single-digit milliseconds); real_time (well under a "
+        "second); seconds (a few seconds); near_real_time (within about a minute); minutes; "
+        "hours (batch).",
+    )
 
 
 class Availability(Section):
@@ -284,6 +424,16 @@ class Recovery(Section):
         description="The costliest disaster-recovery strategy the budget allows: backup_restore "
         "(backups only), pilot_light, warm_standby or multi_site_active_active.",
     )
+    rto_as_low_as_possible: bool | None = Field(
+        None,
+        description="Recovery must be as fast as the design allows (no number given); counts as "
+        "an RTO of 0 minutes. Give this or rto_minutes, not both.",
+    )
+    rpo_as_low_as_possible: bool | None = Field(
+        None,
+        description="Data loss must be as small as the design allows (no number given); counts "
+        "as an RPO of 0 minutes. Give this or rpo_minutes, not both.",
+    )
 
 
 class Messaging(Section):
@@ -296,6 +446,11 @@ class Messaging(Section):
         None, description="one: each message is handled once; many: every subscriber gets it."
     )
     ordering: bool | None = Field(None, description="Messages must be processed in order.")
+    ordering_scope: OrderingScope | None = Field(
+        None,
+        description="per_key: order matters only among messages with the same key (a customer, "
+        "an order, a device); global: one order for every message.",
+    )
     replay: bool | None = Field(
         None, description="Consumers must re-read past messages (history is retained)."
     )
@@ -377,6 +532,14 @@ class Api(Section):
         None, description="Identical responses should be cached at the front door."
     )
     auth: ApiAuth | None = Field(None, description="How callers authenticate.")
+    protocol: Protocol | None = Field(
+        None,
+        description="What clients speak to the front door: http (HTTP/1.1 or HTTP/2, with or "
+        "without TLS), grpc, websocket, or raw tcp or udp.",
+    )
+    custom_ports: bool | None = Field(
+        None, description="Clients connect on ports other than 80 and 443."
+    )
     health_checks: bool | None = Field(
         None, description="The front door must health-check backend targets."
     )
@@ -448,6 +611,11 @@ class Security(Section):
     geo_restriction: bool | None = Field(
         None, description="Content must be blocked in some countries."
     )
+    inline_inspection: bool | None = Field(
+        None,
+        description="Traffic must pass through third-party virtual appliances (firewalls, "
+        "intrusion detection and prevention) on its way in and out.",
+    )
 
 
 class Analytics(Section):
@@ -505,6 +673,18 @@ class Compute(Section):
     stateful: bool | None = Field(
         None, description="Instances keep state on local disk or in memory between requests."
     )
+    vcpus: NonNegative | None = Field(
+        None, description="vCPUs one unit of work (request handler, job) needs."
+    )
+    memory_gb: NonNegative | None = Field(
+        None, description="Memory one unit of work (request handler, job) needs, in GB."
+    )
+    gpu: bool | None = Field(None, description="The work needs GPUs.")
+    interruptible: bool | None = Field(
+        None,
+        description="Work that is interrupted can simply run again (from the start or from a "
+        "checkpoint), so spare capacity that may be reclaimed is acceptable.",
+    )
 
 
 class Storage(Section):
@@ -529,6 +709,28 @@ class Storage(Section):
     )
     scratch_only: bool | None = Field(
         None, description="The data is temporary (caches, buffers) and may be lost with the host."
+    )
+    infrequent_after_days: NonNegative | None = Field(
+        None,
+        description="Objects are read rarely (about monthly) once they are this many days old.",
+    )
+    archive_after_days: NonNegative | None = Field(
+        None,
+        description="Objects are only kept for audit or rare recovery once they are this many "
+        "days old.",
+    )
+    delete_after_days: NonNegative | None = Field(
+        None, description="Objects may be deleted once they are this many days old (retention)."
+    )
+    archive_retrieval: ArchiveRetrieval | None = Field(
+        None,
+        description="How long reading back an archived object may take: milliseconds, minutes, "
+        "hours or days.",
+    )
+    copy_in_same_region: bool | None = Field(
+        None,
+        description="Objects must also be copied to another bucket or account in the same "
+        "Region (log aggregation, a separate copy, production to test).",
     )
 
 
@@ -572,6 +774,116 @@ class Deployment(Section):
     )
 
 
+class Jobs(Section):
+    """Work that runs on a schedule rather than on requests."""
+
+    scheduled: bool | None = Field(
+        None, description="Some work runs on a schedule (nightly reports, hourly syncs)."
+    )
+    schedule: str | None = Field(
+        None, max_length=200,
+        description="When the jobs run, as a cron or rate expression or in words; not evaluated.",
+    )
+    duration_minutes: NonNegative | None = Field(
+        None, description="How long the longest scheduled job runs, in minutes."
+    )
+
+
+class Existing(Section):
+    """What already runs: the parts of the current system the design starts from."""
+
+    datastore: ExistingDatastore | None = Field(
+        None,
+        description="The database in place: rds, aurora, dynamodb, documentdb, keyspaces, "
+        "neptune, self_managed_on_ec2 (a database installed on EC2 instances) or on_premises.",
+    )
+    datastore_engine: DatabaseEngine | None = Field(
+        None, description="The engine of the database in place."
+    )
+    compute: ExistingCompute | None = Field(
+        None,
+        description="Where the application runs today: ec2_instances (fixed instances), "
+        "ec2_auto_scaling, ecs_on_ec2, ecs_fargate, eks, lambda or on_premises.",
+    )
+    front_door: ExistingFrontDoor | None = Field(
+        None,
+        description="What receives client requests today: alb, nlb, api_gateway_rest, "
+        "api_gateway_http, api_gateway_websocket or instance_endpoints (clients call the "
+        "instances directly).",
+    )
+    object_storage: ExistingObjectStorage | None = Field(
+        None, description="Where objects and files are stored today: s3 or on_premises."
+    )
+    file_storage: ExistingFileStorage | None = Field(
+        None,
+        description="The shared file system in place: efs, fsx_windows, fsx_lustre, "
+        "self_managed_on_ec2 (an NFS or SMB server on EC2) or on_premises.",
+    )
+    messaging: ExistingMessaging | None = Field(
+        None,
+        description="The queue, topic, bus, stream or broker in place: sqs, sqs_fifo, sns, "
+        "eventbridge, kinesis, msk, amazon_mq, self_managed_broker (ActiveMQ or RabbitMQ you "
+        "run) or self_managed_kafka.",
+    )
+    cache: ExistingCache | None = Field(
+        None,
+        description="The cache in place: elasticache_redis, elasticache_memcached, dax or "
+        "self_managed_on_ec2.",
+    )
+
+
+ComponentId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class ComponentChoice(Section):
+    """A component named by a constraint, and why."""
+
+    component: ComponentId = Field(
+        description="A component id (`advisor rules components` lists them)."
+    )
+    reason: str = Field(min_length=3, max_length=500, description="Why; shown in the report.")
+
+
+class Constraints(Section):
+    """What the design must respect besides the needs: what stays, what may change, and the
+    organisation's standards."""
+
+    keep: list[ExistingPart] | None = Field(
+        None,
+        description="Parts of the existing system that must stay as they are (each must be "
+        "named in `existing`): datastore, compute, front_door, object_storage, file_storage, "
+        "messaging, cache.",
+    )
+    replaceable: list[ExistingPart] | None = Field(
+        None,
+        description="Parts of the existing system the design may replace (each must be named "
+        "in `existing`).",
+    )
+    minimal_code_change: bool | None = Field(
+        None, description="The application code must change as little as possible."
+    )
+    no_data_loss: bool | None = Field(
+        None,
+        description="No accepted request or message may be lost, even when a downstream part "
+        "is slow or down.",
+    )
+    no_schema_change: bool | None = Field(
+        None,
+        description="The database engine and schema must stay as they are (no conversion to "
+        "another engine or data model).",
+    )
+    must_use: list[ComponentChoice] | None = Field(
+        None, max_length=50,
+        description="Components the design must use where they fit (an organisation's "
+        "standards), each with a reason.",
+    )
+    must_not_use: list[ComponentChoice] | None = Field(
+        None, max_length=50,
+        description="Components the design must not use, each with a reason; the next "
+        "alternative is chosen instead.",
+    )
+
+
 class Requirements(Section):
     """Everything a user can state about their system. Every field is optional."""
 
@@ -592,3 +904,70 @@ class Requirements(Section):
     analytics: Analytics = Field(default_factory=lambda: Analytics())
     deployment: Deployment = Field(default_factory=lambda: Deployment())
     cost: Cost = Field(default_factory=lambda: Cost())
+    jobs: Jobs = Field(default_factory=lambda: Jobs())
+    existing: Existing = Field(default_factory=lambda: Existing())
+    constraints: Constraints = Field(default_factory=lambda: Constraints())
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Requirements:
+        found = inconsistencies(self)
+        if found:
+            # Each field path travels in the context so messages can point at its line.
+            raise PydanticCustomError(
+                "inconsistent", "{summary}",
+                {"summary": "; ".join(f"{field}: {problem}" for field, problem in found),
+                 "problems": found})
+        return self
+
+
+def inconsistencies(requirements: Requirements) -> list[tuple[str, str]]:
+    """Values that contradict each other across fields, as (field path, problem); empty when
+    the requirements are consistent."""
+    out: list[tuple[str, str]] = []
+    constraints = requirements.constraints
+    existing = requirements.existing
+    lists = (("keep", constraints.keep), ("replaceable", constraints.replaceable))
+    for name, parts in lists:
+        for index, part in enumerate(parts or []):
+            if (parts or []).index(part) != index:
+                out.append((f"constraints.{name}.{index}", f"'{part.value}' is listed twice"))
+            elif getattr(existing, part.value) is None:
+                out.append((f"constraints.{name}.{index}",
+                            f"'{part.value}' is not named in the existing section (give "
+                            f"existing.{part.value} first)"))
+    both = set(constraints.keep or []) & set(constraints.replaceable or [])
+    for part in sorted(both, key=lambda item: item.value):
+        index = (constraints.replaceable or []).index(part)
+        out.append((f"constraints.replaceable.{index}",
+                    f"'{part.value}' is also in constraints.keep (a part is kept or "
+                    "replaceable, not both)"))
+    choices = (("must_use", constraints.must_use), ("must_not_use", constraints.must_not_use))
+    for name, chosen in choices:
+        seen: set[str] = set()
+        for index, choice in enumerate(chosen or []):
+            if choice.component in seen:
+                out.append((f"constraints.{name}.{index}.component",
+                            f"'{choice.component}' is listed twice"))
+            seen.add(choice.component)
+    required = {choice.component for choice in constraints.must_use or []}
+    for index, choice in enumerate(constraints.must_not_use or []):
+        if choice.component in required:
+            out.append((f"constraints.must_not_use.{index}.component",
+                        f"'{choice.component}' is also in constraints.must_use"))
+    recovery = requirements.recovery
+    for kind in ("rto", "rpo"):
+        if getattr(recovery, f"{kind}_as_low_as_possible") and (
+                getattr(recovery, f"{kind}_minutes") is not None):
+            out.append((f"recovery.{kind}_as_low_as_possible",
+                        f"give either recovery.{kind}_minutes or "
+                        f"recovery.{kind}_as_low_as_possible, not both"))
+    storage = requirements.storage
+    ages = [(name, getattr(storage, name)) for name in
+            ("infrequent_after_days", "archive_after_days", "delete_after_days")]
+    given = [(name, value) for name, value in ages if value is not None]
+    for (earlier, first), (later, second) in itertools.pairwise(given):
+        if second <= first:
+            out.append((f"storage.{later}",
+                        f"must be more than storage.{earlier} ({first:g}): objects move to "
+                        "infrequent access, then to the archive, then are deleted"))
+    return out

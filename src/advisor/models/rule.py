@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from advisor.models.requirements import ExistingPart
+
 RULE_ID_PATTERN = r"^[A-Z]{2,8}-[0-9]{3}$"
 SLUG_PATTERN = r"^[a-z][a-z0-9_]*$"
 Scalar = bool | int | float | str
@@ -120,6 +122,10 @@ class Recommendation(Strict):
     slot: str = Field(pattern=SLUG_PATTERN)
     component: str = Field(pattern=SLUG_PATTERN)
     settings: list[str] = Field(default_factory=list)
+    # The part of the `existing` section this recommendation keeps in place: the component is
+    # what already runs. Such a rule always wins its slot when the part is listed under
+    # constraints.keep; a rule that disagrees then shows as a conflict.
+    existing: ExistingPart | None = None
 
 
 class Warning_(Strict):

@@ -78,7 +78,22 @@
       if (question.default !== null) input.value = String(question.default);
       return input;
     }
+    if (question.kind === "components") {
+      return make("textarea", {
+        id: domId(question), name: question.id, rows: "3",
+        placeholder: "one per line, e.g. eks: no Kubernetes until the platform team supports it",
+      });
+    }
     return make("input", {type: "text", id: domId(question), name: question.id});
+  }
+
+  // "component: reason" lines as the constraint entries the requirements expect.
+  function componentsOf(text) {
+    return text.split("\n").filter((line) => line.trim() !== "").map((line) => {
+      const at = line.indexOf(":");
+      return at < 0 ? {component: line.trim(), reason: ""}
+        : {component: line.slice(0, at).trim(), reason: line.slice(at + 1).trim()};
+    });
   }
 
   function bounds(question) {
@@ -128,6 +143,7 @@
     const text = blocks.get(question.id).control.value.trim();
     if (text === "") return undefined;
     if (question.kind === "bool") return text === "true";
+    if (question.kind === "components") return componentsOf(text);
     if (question.kind === "number" || question.kind === "integer") {
       const number = Number(text);
       return Number.isFinite(number) ? number : text;

@@ -1,0 +1,266 @@
+"""Brownfield input: what already runs, what must stay, what may change, and the components an
+organisation requires or forbids."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from advisor.catalog import Catalog
+from advisor.diagram import architecture_svg
+from advisor.inputs import InputError, parse_requirements
+from advisor.models.report import Decision, Report
+from advisor.models.requirements import Existing
+from advisor.pipeline import Advisor
+from advisor.render import render_json, render_markdown
+
+JOINS = {"data": {"model": "relational", "needs_joins": True, "needs_transactions": True}}
+
+
+def _report(advisor: Advisor, document: dict[str, Any]) -> Report:
+    return advisor.recommend(parse_requirements(document))
+
+
+def _decision(report: Report, slot: str) -> Decision:
+    return next(decision for decision in report.decisions if decision.slot == slot)
+
+
+def _with(*parts: dict[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for part in parts:
+        for section, fields in part.items():
+            merged.setdefault(section, {}).update(fields)
+    return merged
+
+
+def test_every_existing_value_has_a_rule_that_keeps_it(catalog: Catalog) -> None:
+    kept: dict[str, set[str]] = {}
+    for rule in catalog.rules:
+        if rule.recommend and rule.recommend.existing:
+            part = rule.recommend.existing.value
+            for clause in rule.when:
+                if clause.fact == f"existing.{part}" and clause.equals is not None:
+                    kept.setdefault(part, set()).add(str(clause.equals))
+    for part, field in Existing.model_fields.items():
+        if part == "datastore_engine":
+            continue
+        values = {str(item.value) for item in field.annotation.__args__[0]}  # type: ignore[union-attr]
+        assert kept.get(part, set()) == values, part
+
+
+def test_an_existing_part_is_drawn_as_already_in_place(durable: Advisor) -> None:
+    report = _report(durable, {"workload": {"kind": "api"},
+                               "existing": {"datastore": "dynamodb"}})
+    decision = _decision(report, "primary_datastore")
+    assert (decision.component, decision.existing) == ("dynamodb", True)
+    node = next(node for node in report.graph.nodes if node.id == "primary_datastore")
+    assert node.existing
+    assert "class primary_datastore existing" in report.graph.mermaid
+    assert "classDef existing stroke-dasharray" in report.graph.mermaid
+    assert 'data-existing="true"' in architecture_svg(report.graph)
+    markdown = render_markdown(report)
+    assert "| Amazon DynamoDB (already in place) |" in markdown
+    assert "Dashed boxes are components already in place." in markdown
+    assert json.loads(render_json(report))["graph"]["nodes"][-1].keys() >= {"existing"}
+
+
+def test_nothing_existing_draws_nothing_dashed(durable: Advisor) -> None:
+    report = _report(durable, JOINS)
+    assert not any(node.existing for node in report.graph.nodes)
+    assert "classDef existing" not in report.graph.mermaid
+    assert "Dashed boxes" not in render_markdown(report)
+    assert report.constraints == [] and report.constraint_conflicts == []
+
+
+def test_a_kept_part_stays_and_the_rule_against_it_is_a_conflict(durable: Advisor) -> None:
+    report = _report(durable, _with(JOINS, {"existing": {"datastore": "dynamodb"},
+                                            "constraints": {"keep": ["datastore"]}}))
+    decision = _decision(report, "primary_datastore")
+    assert (decision.component, decision.constrained_by) == ("dynamodb", "keep")
+    (conflict,) = report.constraint_conflicts
+    assert (conflict.kind, conflict.subject, conflict.rule_id, conflict.wants) == (
+        "keep", "datastore", "DATA-001", "aurora")
+    assert [(item.fact, item.value) for item in conflict.constraint_evidence] == [
+        ("existing.datastore", "dynamodb"), ("constraints.keep", ["datastore"])]
+    assert {item.fact for item in conflict.evidence} >= {"data.needs_joins"}
+    assert conflict.citations
+    section = render_markdown(report).split("## Conflicts", 1)[1].split("\n## ", 1)[0]
+    assert "### Keeping the existing Amazon DynamoDB goes against DATA-001" in section
+    assert "| 1 | `existing.datastore` | dynamodb | Amazon DynamoDB |" in section
+    assert "| 2 | `data.needs_joins` | true |" in section
+    assert "**Way out:**" in section and "constraints.replaceable" in section
+
+
+def test_without_keep_a_documented_reason_replaces_the_existing_part(durable: Advisor) -> None:
+    report = _report(durable, _with(JOINS, {"existing": {"datastore": "dynamodb"}}))
+    decision = _decision(report, "primary_datastore")
+    assert (decision.component, decision.existing) == ("aurora", False)
+    replaced = next(item for item in decision.alternatives if item.component == "dynamodb")
+    assert replaced.constraint == "existing" and replaced.rule_id == "DATA-001"
+    assert report.constraint_conflicts == []
+    (outcome,) = report.constraints
+    assert (outcome.kind, outcome.status, outcome.chosen) == (
+        "existing", "replaced", ["Amazon Aurora (MySQL/PostgreSQL-compatible)"])
+    assert "- **Amazon DynamoDB** (already in place, not kept): DynamoDB is a key-value" in (
+        render_markdown(report))
+
+
+def test_an_existing_part_outranks_a_mere_default(durable: Advisor) -> None:
+    # API-022 (an HTTP API by default for Lambda business logic) has no documented reason to
+    # move clients off the load balancer they use.
+    document = {"workload": {"kind": "api"}, "operations": {"prefer_serverless": True},
+                "existing": {"front_door": "alb"}}
+    assert _decision(_report(durable, document), "front_door").component == "alb"
+
+
+def test_a_replaceable_part_gives_way_to_any_proposal(durable: Advisor) -> None:
+    document = {"workload": {"kind": "api"}, "operations": {"prefer_serverless": True},
+                "existing": {"front_door": "alb"}, "constraints": {"replaceable": ["front_door"]}}
+    report = _report(durable, document)
+    assert _decision(report, "front_door").component == "api_gateway_http"
+    assert report.constraints[0].kind == "replaceable"
+    assert report.constraints[0].status == "replaced"
+
+
+def test_a_replaceable_part_stays_when_nothing_else_is_proposed(durable: Advisor) -> None:
+    report = _report(durable, {"existing": {"cache": "elasticache_memcached"},
+                               "constraints": {"replaceable": ["cache"]}})
+    assert _decision(report, "cache").component == "elasticache_memcached"
+    assert report.constraints[0].status == "kept"
+
+
+def test_must_not_use_takes_the_next_alternative_and_says_why(durable: Advisor) -> None:
+    base = {"workload": {"kind": "api"}, "api": {"rate_limiting": True},
+            "operations": {"prefer_serverless": True}}
+    assert _decision(_report(durable, base), "front_door").component == "api_gateway_rest"
+    reason = "REST APIs are not approved by the platform team"
+    report = _report(durable, _with(base, {"constraints": {"must_not_use": [
+        {"component": "api_gateway_rest", "reason": reason}]}}))
+    decision = _decision(report, "front_door")
+    assert decision.component == "api_gateway_http"
+    ruled_out = next(item for item in decision.alternatives
+                     if item.component == "api_gateway_rest")
+    assert (ruled_out.constraint, ruled_out.because) == ("must_not_use", reason)
+    assert ruled_out.rule_id.startswith("API-")
+    assert f"ruled out by your constraints (`constraints.must_not_use`): {reason}" in (
+        render_markdown(report))
+    outcome = next(item for item in report.constraints if item.kind == "must_not_use")
+    assert (outcome.status, outcome.slots) == ("excluded", ["front_door"])
+    assert all(decision.component != "api_gateway_rest" for decision in report.decisions)
+
+
+def test_a_slot_whose_only_proposals_are_forbidden_is_undecided(durable: Advisor) -> None:
+    document = {"workload": {"kind": "api"}, "operations": {"prefer_serverless": True},
+                "constraints": {"must_not_use": [{"component": "lambda",
+                                                  "reason": "No functions in production"}]}}
+    report = _report(durable, document)
+    assert all(decision.component != "lambda" for decision in report.decisions)
+    undecided = next(item for item in report.undecided if item.slot == "app_compute")
+    assert undecided.excluded == ["AWS Lambda functions"]
+    assert "ruled out by `constraints.must_not_use`: AWS Lambda functions" in render_markdown(
+        report)
+
+
+def test_must_use_wins_a_slot_its_component_was_proposed_for(durable: Advisor) -> None:
+    document = {"workload": {"kind": "api"}, "api": {"rate_limiting": True},
+                "operations": {"prefer_serverless": True}}
+    natural = _decision(_report(durable, document), "front_door")
+    assert natural.component == "api_gateway_rest"
+    fired = {item.component for item in natural.contenders}
+    assert "api_gateway_http" in fired
+    report = _report(durable, _with(document, {"constraints": {"must_use": [
+        {"component": "api_gateway_http", "reason": "Platform standard"}]}}))
+    decision = _decision(report, "front_door")
+    assert (decision.component, decision.constrained_by) == ("api_gateway_http", "must_use")
+    assert decision.constraint_reason == "Platform standard"
+    conflict = next(item for item in report.constraint_conflicts if item.kind == "must_use")
+    assert conflict.wants == "api_gateway_rest" and conflict.reason == "Platform standard"
+    outcome = next(item for item in report.constraints if item.kind == "must_use")
+    assert outcome.status == "used"
+
+
+def test_must_use_that_no_rule_proposes_says_what_it_would_need(durable: Advisor) -> None:
+    report = _report(durable, {"workload": {"kind": "api"}, "constraints": {"must_use": [
+        {"component": "msk", "reason": "Kafka is the event backbone"}]}})
+    outcome = next(item for item in report.constraints if item.kind == "must_use")
+    assert outcome.status == "not_placed"
+    assert outcome.candidate_rules and outcome.missing
+    assert all(decision.component != "msk" for decision in report.decisions)
+
+
+@pytest.mark.parametrize(("document", "field", "message"), [
+    ({"constraints": {"keep": ["cache"]}}, "constraints.keep.0",
+     "'cache' is not named in the existing section"),
+    ({"existing": {"cache": "dax"}, "constraints": {"keep": ["cache"], "replaceable": ["cache"]}},
+     "constraints.replaceable.0", "also in constraints.keep"),
+    ({"constraints": {"must_use": [{"component": "sqs_queue", "reason": "standard"}],
+                      "must_not_use": [{"component": "sqs_queue", "reason": "banned"}]}},
+     "constraints.must_not_use.0.component", "also in constraints.must_use"),
+    ({"recovery": {"rto_minutes": 5, "rto_as_low_as_possible": True}},
+     "recovery.rto_as_low_as_possible", "not both"),
+    ({"storage": {"archive_after_days": 90, "delete_after_days": 30}},
+     "storage.delete_after_days", "must be more than storage.archive_after_days"),
+])
+def test_contradicting_inputs_are_refused_naming_the_field(
+    document: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_requirements(document)
+    (problem,) = caught.value.details
+    assert ".".join(str(part) for part in problem.field or ()) == field
+    assert message in problem.message
+
+
+def test_the_cli_refuses_an_unknown_component_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "standards.yaml"
+    path.write_text("workload: {kind: api}\nconstraints:\n  must_not_use:\n"
+                    "    - {component: ekss, reason: No Kubernetes yet}\n", encoding="utf-8")
+    out = tmp_path / "report.md"
+    done = subprocess.run([sys.executable, "-m", "advisor", "recommend", str(path), "-o",
+                           str(out)], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "constraints.must_not_use.0.component: unknown component 'ekss'" in done.stderr
+    assert "did you mean: eks?" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()
+    inconsistent = tmp_path / "keep.yaml"
+    inconsistent.write_text("existing: {datastore: rds}\nconstraints:\n  keep: [datastore, cache]\n",
+                            encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "advisor", "recommend", str(inconsistent)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert f"{inconsistent}:3: constraints.keep.1: 'cache' is not named" in done.stderr
+
+
+def test_both_engines_agree_under_constraints(advisors: dict[str, Advisor]) -> None:
+    document = _with(JOINS, {
+        "workload": {"kind": "web_app"}, "caching": {"hot_reads": True},
+        "existing": {"datastore": "dynamodb", "compute": "ec2_auto_scaling", "front_door": "alb"},
+        "constraints": {"keep": ["datastore"], "replaceable": ["compute"],
+                        "must_not_use": [{"component": "dax", "reason": "VPC policy"}],
+                        "must_use": [{"component": "elasticache_redis", "reason": "standard"}]},
+    })
+    requirements = parse_requirements(document)
+    python, durable = (advisors[name].recommend(requirements) for name in ("python", "durable"))
+    assert python.trace == durable.trace
+    assert render_markdown(python).replace("engine: python", "engine: durable") == (
+        render_markdown(durable))
+
+
+def test_the_questionnaire_asks_for_components_with_a_reason() -> None:
+    from advisor.ask import display, interpret
+    from advisor.questions import check_answer, questions
+
+    question = next(item for item in questions() if item.id == "constraints.must_not_use")
+    assert question.kind == "components"
+    value = interpret(question, "eks: no Kubernetes yet; oracle_db:licences")
+    assert value == [{"component": "eks", "reason": "no Kubernetes yet"},
+                     {"component": "oracle_db", "reason": "licences"}]
+    assert display(value) == "eks: no Kubernetes yet; oracle_db: licences"
+    assert interpret(question, "none") == []
+    (problem,) = check_answer({}, question, interpret(question, "eks"))
+    assert problem.field == ("constraints", "must_not_use", 0, "reason")
