@@ -12,7 +12,8 @@ chosen.
     python bench/accuracy.py --check          # validate the question files only
 
 The split is fixed by each question's id (see eval/README.md). The holdout split is only ever
-reported in aggregate: this script never prints what a holdout question got wrong.
+reported in aggregate: this script never prints what a holdout question got wrong. Holdout
+questions listed in eval/exposed.yaml (read while rules were tuned) are scored apart.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from advisor.yamlio import YamlError, parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions"
+EXPOSED = ROOT / "eval" / "exposed.yaml"
 CATEGORIES = ("database", "caching", "messaging", "decoupling", "front_door", "realtime",
               "compute", "dr", "storage", "analytics", "security")
 Category = Literal["database", "caching", "messaging", "decoupling", "front_door", "realtime",
@@ -69,6 +71,14 @@ def split_of(question_id: str) -> str:
     """'holdout' or 'dev', fixed by the id alone."""
     bucket = int(hashlib.sha256(question_id.encode()).hexdigest()[:8], 16) % 5
     return "holdout" if bucket in HOLDOUT_SHARE else "dev"
+
+
+def exposed_ids() -> set[str]:
+    """Holdout questions read while rules were tuned (eval/exposed.yaml)."""
+    if not EXPOSED.is_file():
+        return set()
+    data = parse_yaml(EXPOSED.read_text(encoding="utf-8")).data or {}
+    return {str(entry["id"]) for entry in data.get("exposed", [])}
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,11 @@ def load(paths: Sequence[Path], components: set[str]) -> tuple[list[Loaded], lis
             problems.extend(error.problems)
             continue
         loaded.append(Loaded(question, requirements, split_of(question.id)))
-    return loaded, problems
+    exposed = exposed_ids()
+    for unknown in sorted(exposed - set(seen)):
+        problems.append(f"eval/exposed.yaml: no question '{unknown}'")
+    return [item if item.question.id not in exposed or item.split != "holdout"
+            else Loaded(item.question, item.requirements, "exposed") for item in loaded], problems
 
 
 @dataclass(frozen=True)
@@ -183,15 +197,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     if args.check:
-        counts = {split: sum(item.split == split for item in loaded) for split in ("dev",
-                                                                                   "holdout")}
+        counts = {split: sum(item.split == split for item in loaded)
+                  for split in ("dev", "holdout", "exposed")}
         print(f"{len(loaded)} valid questions ({counts['dev']} dev, {counts['holdout']} "
-              f"holdout); {len(problems)} problem(s)")
+              f"holdout, {counts['exposed']} exposed holdout); {len(problems)} problem(s)")
         return 1 if problems else 0
     if problems:
         return 1
     if args.split != "both":
-        loaded = [item for item in loaded if item.split == args.split]
+        loaded = [item for item in loaded if item.split == args.split
+                  or (args.split == "holdout" and item.split == "exposed")]
     advisor = Advisor(engine=args.engine, catalog=catalog)
     if args.only:
         chosen = [item for item in loaded if item.question.id == args.only]
@@ -206,6 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if part:
             print("\n".join(table(part, split)))
             print()
+    exposed = [item for item in outcomes if item.loaded.split == "exposed"]
+    if exposed and args.split in ("holdout", "both"):
+        print(f"Exposed holdout questions (read while rules were tuned; eval/exposed.yaml), "
+              f"scored apart: {sum(item.clean for item in exposed)} of {len(exposed)} clean.\n")
     if args.details:
         for item in outcomes:
             if item.loaded.split != "dev" or item.clean:
