@@ -133,6 +133,46 @@ CASES: list[tuple[str, dict[str, Any], float, int]] = [
     ("CAP-014", _merge(QUEUE, {"messaging": {"retention_days": 14}}), 1209600, 0),
     ("CAP-014", _merge(QUEUE, {"messaging": {"retention_days": 30}}), 2592000, 1),
     ("CAP-014", _merge(QUEUE, {"messaging": {"retention_days": 0.5}}), 43200, 0),
+    # Load on the one sequence that keeps a global order: peak/s x seconds per message, as a %
+    # of one consumer (rounded up to 0.1 %)
+    ("CAP-120", {"workload": {"kind": "messaging"}, "traffic": {"peak_rps": 40},
+                 "messaging": {"ordering": True, "ordering_scope": "global", "consumers": "one",
+                               "processing_seconds": 0.05}}, 200, 1),  # 40 x 0.05 = 2 -> 200 %
+    ("CAP-120", {"workload": {"kind": "messaging"}, "traffic": {"peak_rps": 10},
+                 "messaging": {"ordering": True, "ordering_scope": "global", "consumers": "one",
+                               "processing_seconds": 0.05}}, 50, 0),   # 10 x 0.05 = 0.5 -> 50 %
+    ("CAP-120", {"workload": {"kind": "messaging"}, "traffic": {"peak_rps": 3},
+                 "messaging": {"ordering": True, "ordering_scope": "global", "consumers": "one",
+                               "processing_seconds": 0.333}}, 99.9, 0),  # 3 x 0.333 = 0.999
+    # Peak write MB/s an on-demand stream must absorb (4 MB/s default, 200 MB/s ceiling)
+    ("CAP-121", _merge(STREAM, {"traffic": {"pattern": "spiky"},
+                                "streaming": {"write_mb_per_second": 12}}), 12, 1),  # > 4
+    ("CAP-121", _merge(STREAM, {"traffic": {"pattern": "spiky"},
+                                "streaming": {"write_mb_per_second": 3}}), 3, 0),
+    ("CAP-121", _merge(STREAM, {"traffic": {"pattern": "spiky"},
+                                "streaming": {"write_mb_per_second": 500}}), 500, 2),  # > 4, > 200
+    # Standard-IA days billed but unused: max(0, 30 - (archive - max(infrequent, 30)))
+    ("CAP-160", {"storage": {"kind": "object", "infrequent_after_days": 30,
+                             "archive_after_days": 90}}, 0, 0),      # 30 - 60 < 0
+    ("CAP-160", {"storage": {"kind": "object", "infrequent_after_days": 30,
+                             "archive_after_days": 45}}, 15, 1),     # 30 - 15
+    ("CAP-160", {"storage": {"kind": "object", "infrequent_after_days": 7,
+                             "archive_after_days": 40}}, 20, 1),     # moved at 30: 30 - 10
+    # Glacier Instant / Flexible Retrieval days billed but unused: max(0, 90 - (delete - archive))
+    ("CAP-161", {"storage": {"kind": "object", "archive_after_days": 90,
+                             "archive_retrieval": "hours", "delete_after_days": 365}}, 0, 0),
+    ("CAP-161", {"storage": {"kind": "object", "archive_after_days": 90,
+                             "archive_retrieval": "hours", "delete_after_days": 120}}, 60, 1),
+    ("CAP-161", {"storage": {"kind": "object", "archive_after_days": 30,
+                             "archive_retrieval": "milliseconds", "delete_after_days": 100}},
+     20, 1),                                                         # 90 - 70
+    # Deep Archive days billed but unused: max(0, 180 - (delete - archive))
+    ("CAP-162", {"storage": {"kind": "object", "archive_after_days": 90,
+                             "archive_retrieval": "days", "delete_after_days": 2555}}, 0, 0),
+    ("CAP-162", {"storage": {"kind": "object", "archive_after_days": 90,
+                             "archive_retrieval": "days", "delete_after_days": 180}}, 90, 1),
+    ("CAP-162", {"storage": {"kind": "object", "archive_after_days": 0,
+                             "archive_retrieval": "days", "delete_after_days": 100}}, 80, 1),
 ]
 
 

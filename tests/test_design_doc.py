@@ -223,7 +223,9 @@ def test_dr_plan_matches_the_recovery_objectives(full_report: Report) -> None:
     assert f"### {strategy.slot_title}: {strategy.label}" in plan
     assert f"`{strategy.id}`" in plan
     for item in strategy.evidence:
-        assert f"| `{item.fact}` | {item.value} | {item.test} |" in plan
+        shown = str(item.value).lower() if isinstance(item.value, bool) else item.value
+        row = next(line for line in plan.splitlines() if line.startswith(f"| `{item.fact}`"))
+        assert row.endswith(f"| {shown} | {item.test} |"), row
 
 
 def test_dr_plan_without_objectives_says_what_is_missing(report: Report) -> None:

@@ -39,7 +39,9 @@ def test_strategy_follows_the_objectives(
         decision = _dr(_report(advisor, rto, rpo))
         assert decision.component == strategy
         tested = {item.fact: item.value for item in decision.evidence}
-        assert set(tested) & {"recovery.rto_minutes", "recovery.rpo_minutes"}
+        assert set(tested) & {"recovery.rto_target_minutes", "recovery.rpo_target_minutes"}
+        derived = {name for item in decision.evidence for name in item.derived_from}
+        assert derived & {"recovery.rto_minutes", "recovery.rpo_minutes"}
         assert decision.rationale and decision.alternatives
         assert "aws-dr-options" in {citation.source for citation in decision.citations}
 
@@ -71,8 +73,65 @@ def test_budget_below_the_objectives_is_a_conflict(durable: Advisor) -> None:
     conflicts = {item.rule_id: item for item in report.conflicts}
     assert "CONF-010" in conflicts
     facts = [item.fact for side in conflicts["CONF-010"].sides for item in side.requirements]
-    assert facts == ["recovery.rpo_minutes", "recovery.budget_allows"]
+    assert facts == ["recovery.rpo_target_minutes", "recovery.budget_allows"]
     # The design still follows the objective; the conflict asks the business to choose.
     assert _dr(report).component == "dr_multi_site_active_active"
     affordable = _report(durable, 240, 60, budget_allows="backup_restore")
     assert affordable.conflicts == []
+
+
+def _slots(report: Report) -> dict[str, str]:
+    return {decision.slot: decision.component for decision in report.decisions}
+
+
+def test_seconds_of_rpo_without_active_active_is_a_standby_with_replicated_data(
+    advisors: dict[str, Advisor]
+) -> None:
+    document = {**BASE, "data": {"model": "relational", "needs_joins": True},
+                "availability": {"multi_az": True, "multi_region": True, "active_active": False},
+                "recovery": {"rto_minutes": 15, "rpo_minutes": 0.1}}
+    for advisor in advisors.values():
+        chosen = _slots(advisor.recommend(parse_requirements(document)))
+        assert chosen["dr_strategy"] in ("dr_warm_standby", "dr_pilot_light")
+        assert chosen["cross_region_replication"] == "aurora_global_database"
+
+
+def test_an_rto_under_five_minutes_is_multi_site_only_when_active_active_is_asked(
+    durable: Advisor
+) -> None:
+    asked = {**BASE, "availability": {**BASE["availability"], "active_active": True},
+             "recovery": {"rto_minutes": 2, "rpo_minutes": 1}}
+    assert _slots(durable.recommend(parse_requirements(asked)))["dr_strategy"] == (
+        "dr_multi_site_active_active")
+    silent = {**BASE, "recovery": {"rto_minutes": 2, "rpo_minutes": 1}}
+    chosen = _dr(durable.recommend(parse_requirements(silent)))
+    assert chosen.component == "dr_warm_standby"
+    assert "dr_multi_site_active_active" in {item.component for item in chosen.alternatives}
+
+
+def test_backup_and_restore_replicates_no_database_across_regions(durable: Advisor) -> None:
+    document = {**BASE, "data": {"model": "relational", "needs_joins": True},
+                "recovery": {"rto_minutes": 240, "rpo_minutes": 1440}}
+    chosen = _slots(durable.recommend(parse_requirements(document)))
+    assert chosen["dr_strategy"] == "dr_backup_restore"
+    assert "cross_region_replication" not in chosen
+    assert "aurora_global_database" not in chosen.values()
+
+
+def test_one_region_only_gets_no_cross_region_recovery(durable: Advisor) -> None:
+    document = {**BASE, "availability": {"multi_az": True, "multi_region": False},
+                "recovery": {"rto_minutes": 60, "rpo_minutes": 5}}
+    report = durable.recommend(parse_requirements(document))
+    chosen = _slots(report)
+    assert chosen["dr_strategy"] not in ("dr_pilot_light", "dr_warm_standby",
+                                         "dr_multi_site_active_active")
+    assert "dns_failover" not in chosen and "cross_region_replication" not in chosen
+    assert all(edge.target in {node.id for node in report.graph.nodes}
+               for edge in report.graph.edges)
+
+
+def test_as_low_as_possible_counts_as_zero(durable: Advisor) -> None:
+    stated = {**BASE, "recovery": {"rto_as_low_as_possible": True, "rpo_as_low_as_possible": True}}
+    zero = {**BASE, "recovery": {"rto_minutes": 0, "rpo_minutes": 0}}
+    assert _dr(durable.recommend(parse_requirements(stated))).component == (
+        _dr(durable.recommend(parse_requirements(zero))).component)

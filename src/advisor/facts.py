@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeGuard, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from advisor.models.requirements import Requirements
+from advisor.models.requirements import LatencyTarget, Requirements
 
 FactValue = bool | int | float | str | tuple[str, ...]
 Facts = Mapping[str, FactValue]
@@ -36,6 +36,11 @@ class FactSpec:
     minimum: float | None = None
     maximum: float | None = None
     minimum_exclusive: bool = False
+
+
+# latency.band values, fastest first, and the largest p99 in ms that falls in each.
+LATENCY_BANDS = tuple(item.value for item in LatencyTarget)
+_BAND_CEILINGS_MS = (10.0, 1_000.0, 10_000.0, 60_000.0, 3_600_000.0)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,40 @@ DERIVED_FACTS: tuple[_Derived, ...] = (
             derived=True,
         ),
         ("security.compliance",),
+    ),
+    _Derived(
+        FactSpec(
+            "recovery.rto_target_minutes",
+            "number",
+            "The recovery time objective in minutes: recovery.rto_minutes, or 0 when recovery "
+            "must be as fast as possible.",
+            derived=True,
+            minimum=0,
+        ),
+        ("recovery.rto_minutes", "recovery.rto_as_low_as_possible"),
+    ),
+    _Derived(
+        FactSpec(
+            "recovery.rpo_target_minutes",
+            "number",
+            "The recovery point objective in minutes: recovery.rpo_minutes, or 0 when data loss "
+            "must be as small as possible.",
+            derived=True,
+            minimum=0,
+        ),
+        ("recovery.rpo_minutes", "recovery.rpo_as_low_as_possible"),
+    ),
+    _Derived(
+        FactSpec(
+            "latency.band",
+            "enum",
+            "How fast results must arrive: latency.target, or the band latency.p99_ms falls in "
+            "(up to 10 ms: lowest_possible; 1 s: real_time; 10 s: seconds; 60 s: "
+            "near_real_time; 1 h: minutes; longer: hours); the faster when both are given.",
+            values=LATENCY_BANDS,
+            derived=True,
+        ),
+        ("latency.target", "latency.p99_ms"),
     ),
 )
 
@@ -215,6 +254,21 @@ def with_derived_facts(given: Mapping[str, FactValue]) -> dict[str, FactValue]:
     compliance = facts.get("security.compliance")
     if isinstance(compliance, tuple):
         facts["security.regulated"] = len(compliance) > 0
+    for kind in ("rto", "rpo"):
+        minutes = facts.get(f"recovery.{kind}_minutes")
+        if _is_number(minutes):
+            facts[f"recovery.{kind}_target_minutes"] = minutes
+        elif facts.get(f"recovery.{kind}_as_low_as_possible") is True:
+            facts[f"recovery.{kind}_target_minutes"] = 0
+    bands = []
+    target = facts.get("latency.target")
+    if isinstance(target, str):
+        bands.append(LATENCY_BANDS.index(target))
+    p99 = facts.get("latency.p99_ms")
+    if _is_number(p99):
+        bands.append(sum(float(p99) > ceiling for ceiling in _BAND_CEILINGS_MS))
+    if bands:
+        facts["latency.band"] = LATENCY_BANDS[min(bands)]
     return dict(sorted(facts.items()))
 
 
@@ -233,6 +287,16 @@ def inputs_for_derived(
         if _is_number(peak) and float(peak) > 0:
             return {"traffic.average_rps": _plain(float(peak) / float(value))}
         return None
+    if fact in ("recovery.rto_target_minutes", "recovery.rpo_target_minutes"):
+        kind = fact.split(".")[1][:3]
+        if not _is_number(value) or given.get(f"recovery.{kind}_as_low_as_possible") is True:
+            return None
+        return {f"recovery.{kind}_minutes": _plain(float(value))}
+    if fact == "latency.band" and isinstance(value, str):
+        # Only a stated target can be moved to a band; a measured p99 would have to change too.
+        if "latency.p99_ms" in given or value not in LATENCY_BANDS:
+            return None
+        return {"latency.target": value}
     if fact == "security.regulated" and isinstance(value, bool):
         if not value:
             return {"security.compliance": ()}

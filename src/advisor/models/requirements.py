@@ -413,8 +413,18 @@ class Availability(Section):
 class Recovery(Section):
     """Disaster-recovery objectives."""
 
+    rto_as_low_as_possible: bool | None = Field(
+        None,
+        description="Recovery must be as fast as the design allows (no number given); counts as "
+        "an RTO of 0 minutes. Give this or rto_minutes, not both.",
+    )
     rto_minutes: NonNegative | None = Field(
         None, description="Recovery time objective: longest tolerable outage, in minutes."
+    )
+    rpo_as_low_as_possible: bool | None = Field(
+        None,
+        description="Data loss must be as small as the design allows (no number given); counts "
+        "as an RPO of 0 minutes. Give this or rpo_minutes, not both.",
     )
     rpo_minutes: NonNegative | None = Field(
         None, description="Recovery point objective: most data loss tolerable, in minutes."
@@ -423,16 +433,6 @@ class Recovery(Section):
         None,
         description="The costliest disaster-recovery strategy the budget allows: backup_restore "
         "(backups only), pilot_light, warm_standby or multi_site_active_active.",
-    )
-    rto_as_low_as_possible: bool | None = Field(
-        None,
-        description="Recovery must be as fast as the design allows (no number given); counts as "
-        "an RTO of 0 minutes. Give this or rto_minutes, not both.",
-    )
-    rpo_as_low_as_possible: bool | None = Field(
-        None,
-        description="Data loss must be as small as the design allows (no number given); counts "
-        "as an RPO of 0 minutes. Give this or rpo_minutes, not both.",
     )
 
 
@@ -483,6 +483,11 @@ class Messaging(Section):
     )
     saas_events: bool | None = Field(
         None, description="Events come from SaaS applications or must reach them."
+    )
+    aws_service_events: bool | None = Field(
+        None,
+        description="The system reacts to events AWS services emit (an instance changes state, "
+        "an object is uploaded, a scheduled or health event) instead of polling their APIs.",
     )
 
 
