@@ -144,6 +144,32 @@ def test_downloads_are_the_reports_of_the_answers(page: Page, client: httpx.Clie
     assert downloaded("design-doc") == ("design.md", design)
 
 
+def test_an_existing_system_and_its_constraints_reach_the_report(page: Page) -> None:
+    _fill_answers(page)
+    page.select_option('select[name="existing.front_door"]', "alb")
+    page.check('input[name="constraints.keep"][value="front_door"]')
+    page.fill('textarea[name="constraints.must_not_use"]',
+              "eks: no Kubernetes until the platform team supports it\n")
+    sent = _submit(page)
+    assert sent["existing"] == {"front_door": "alb"}
+    assert sent["constraints"]["keep"] == ["front_door"]
+    assert sent["constraints"]["must_not_use"] == [
+        {"component": "eks", "reason": "no Kubernetes until the platform team supports it"}]
+    report = page.locator("#report article.report")
+    expect(report.locator('svg.architecture rect[data-existing="true"]')).to_have_count(1)
+    expect(report).to_contain_text("Existing system and constraints")
+    expect(report).to_contain_text("no Kubernetes until the platform team supports it")
+
+
+def test_a_component_without_a_reason_is_explained_beside_its_field(page: Page) -> None:
+    _fill_answers(page)
+    page.fill('textarea[name="constraints.must_use"]', "aurora")
+    page.click("#recommend")
+    error = _question(page, "constraints.must_use").locator(".error")
+    expect(error).to_contain_text("at least 3 characters")
+    expect(page.locator("#result")).to_be_hidden()
+
+
 def test_a_bad_value_is_explained_beside_its_field(page: Page) -> None:
     page.select_option('select[name="workload.kind"]', "api")
     page.fill('input[name="traffic.peak_rps"]', "-5")
