@@ -227,14 +227,25 @@ def _plain(value: Any) -> FactValue:
 def requirement_facts(requirements: Requirements) -> dict[str, FactValue]:
     """The known requirement values as flat facts; unknown (None) fields are left out."""
     facts: dict[str, FactValue] = {}
-    specs = _REQUIREMENT_SPECS
     for section_name in Requirements.model_fields:
-        section = getattr(requirements, section_name)
-        for field_name in type(section).model_fields:
-            name = f"{section_name}.{field_name}"
-            value = getattr(section, field_name)
-            if value is not None and name in specs:
-                facts[name] = _plain(value)
+        facts.update(section_facts(section_name, getattr(requirements, section_name)))
+    return facts
+
+
+def section_facts(section_name: str, section: BaseModel) -> dict[str, FactValue]:
+    """The known values of one requirements section as flat facts, in model order."""
+    facts: dict[str, FactValue] = {}
+    specs = _REQUIREMENT_SPECS
+    # Only fields set when the model was built can hold a value (every default is None);
+    # most profiles give a few of the ~150 fields, so this skips most of them.
+    given = section.model_fields_set
+    for field_name in type(section).model_fields:
+        if field_name not in given:
+            continue
+        name = f"{section_name}.{field_name}"
+        value = getattr(section, field_name)
+        if value is not None and name in specs:
+            facts[name] = _plain(value)
     return facts
 
 

@@ -15,13 +15,13 @@ from typing import Any
 from advisor.catalog import Catalog, load_catalog
 from advisor.engine import make_engine
 from advisor.engine.base import Trace, compile_rules
-from advisor.facts import build_facts
+from advisor.facts import Facts, build_facts
 from advisor.graph import build_graph, graph_out
 from advisor.inputs import InputError, Problem
 from advisor.models.report import Report
 from advisor.models.requirements import Requirements
 from advisor.paths import rules_dir
-from advisor.ranking import ranking_for
+from advisor.ranking import Ranking, ranking_for
 from advisor.resolve import resolve_decisions
 from advisor.sensitivity import analyse
 
@@ -87,6 +87,9 @@ class Advisor:
         ranking = ranking_for(self.catalog, requirements)
         return self.engine.evaluate(build_facts(requirements), ranking.choose, rounds)
 
+    def _evaluate_facts(self, facts: Facts, ranking: Ranking, rounds: int) -> Trace:
+        return self.engine.evaluate(facts, ranking.choose, rounds)
+
     def recommend(self, requirements: Requirements, sensitivity: bool = False) -> Report:
         """The full recommendation for one requirements profile; with ``sensitivity``, each
         decision also says which requirement changes would change it (this re-evaluates
@@ -103,7 +106,7 @@ class Advisor:
         if sensitivity:
             found = analyse(self.catalog, requirements, trace.decisions,
                             {decision.slot: decision.round for decision in decisions},
-                            resolution.assumptions, self.evaluate)
+                            resolution.assumptions, self._evaluate_facts)
             decisions = [decision.model_copy(update={"sensitivity": found[decision.slot]})
                          for decision in decisions]
         graph = build_graph(self.catalog, resolution.decisions, resolution.wiring)

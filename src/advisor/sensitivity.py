@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from advisor.catalog import DECISION_PREFIX, Catalog
 from advisor.conditions import holds, same_value
@@ -39,16 +39,18 @@ from advisor.facts import (
     inputs_for_derived,
     is_fixed,
     requirement_facts,
+    section_facts,
     with_derived_facts,
 )
 from advisor.memo import per_rule_set
 from advisor.models.report import Assumption, Change, Flip, Sensitivity
-from advisor.models.requirements import Requirements
+from advisor.models.requirements import Requirements, inconsistencies
 from advisor.models.rule import Clause, Operator, Rule
 from advisor.ranking import Ranking, ranking_for
 from advisor.resolve import describe_test
 
-Evaluate = Callable[[Requirements, int], Trace]
+# The engine over facts already built, with a profile's ranking, up to a number of rounds.
+Evaluate = Callable[[Mapping[str, FactValue], Ranking, int], Trace]
 """Runs the engine's first N chaining rounds over a changed profile (the pipeline supplies
 it): a slot decided in round k needs rounds up to k only."""
 
@@ -124,9 +126,13 @@ def analyse(
                 key = (needed, tuple((field, _hashable(value))
                                      for field, value in candidate.changes))
                 if key not in outcomes:
-                    changed = _changed_requirements(requirements, candidate.changes)
-                    outcomes[key] = None if changed is None else (
-                        evaluate(changed, needed), ranking_for(catalog, changed))
+                    found = _changed(requirements, given, candidate.changes)
+                    if found is None:
+                        outcomes[key] = None
+                    else:
+                        changed, facts = found
+                        ranking = ranking_for(catalog, changed)
+                        outcomes[key] = (evaluate(facts, ranking, needed), ranking)
                 outcome = outcomes[key]
                 evaluated += outcome is not None
                 if outcome is None:
@@ -168,7 +174,12 @@ class _Search:
         self._failing_steps: dict[str, list[_Step]] = {}
         self._ranks: dict[str, tuple[Rule, ...]] = {}
         self._facts_of: dict[str, frozenset[str]] = {}
-        self._held: dict[str, bool] = {}
+        self._held: dict[int, dict[str, bool]] = {}
+        self._after: dict[tuple[tuple[str, Any], ...], dict[str, FactValue]] = {}
+        # Per ranked rule list: each rule, the facts it tests and whether it holds as given.
+        self._entries: dict[int, tuple[tuple[Rule, frozenset[str], bool], ...]] = {}
+        self.derived_input_fields = frozenset(
+            field for inputs in self.derived_inputs.values() for field in inputs)
         self.tests = per_rule_set(_rule_tests, catalog)
 
     def candidates(self, slot: str, component: str) -> Iterator[tuple[_Candidate, str]]:
@@ -204,9 +215,14 @@ class _Search:
                 changed: frozenset[str] = frozenset()) -> Rule | None:
         """The highest-ranked rule whose clauses all hold over ``known``; a rule that tests none
         of the ``changed`` facts keeps the outcome it has over the profile."""
-        for rule in ranked:
-            if changed.isdisjoint(self._facts(rule)):
-                if self._holds(rule, self.known):
+        # Ranked lists are built once per slot and kept (``_ranks``): their identity names them.
+        entries = self._entries.get(id(ranked))
+        if entries is None:
+            entries = self._entries[id(ranked)] = tuple(
+                (rule, self._facts(rule), self._holds(rule, self.known)) for rule in ranked)
+        for rule, facts, on_profile in entries:
+            if changed.isdisjoint(facts):
+                if on_profile:
                     return rule
             elif self._holds(rule, known):
                 return rule
@@ -225,26 +241,30 @@ class _Search:
         return facts
 
     def _holds(self, rule: Rule, known: Mapping[str, FactValue]) -> bool:
-        if known is self.known:
-            held = self._held.get(rule.id)
-            if held is None:
-                held = self._held[rule.id] = all(
-                    holds(fact, operator, operand, known)
-                    for fact, operator, operand in self.catalog.clauses(rule.id))
-            return held
-        return all(holds(fact, operator, operand, known)
-                   for fact, operator, operand in self.catalog.clauses(rule.id))
+        # The facts after a candidate are built once and kept (``_after``) for the search's
+        # life, so their identity names them: the same rule is asked about them many times.
+        by_rule = self._held.get(id(known))
+        if by_rule is None:
+            by_rule = self._held[id(known)] = {}
+        held = by_rule.get(rule.id)
+        if held is None:
+            held = by_rule[rule.id] = all(
+                holds(fact, operator, operand, known)
+                for fact, operator, operand in self.catalog.clauses(rule.id))
+        return held
 
     def _to_targets(self, slot: str, ranked: Sequence[Rule],
                     component: str) -> Iterator[tuple[_Step, ...]]:
         """Make each rule that proposes another component win."""
+        proposing = [_component(rule) == component for rule in ranked]
         for position, target in enumerate(ranked):
-            if _component(target) == component:
+            if proposing[position]:
                 continue
+            same = [rule for rule, proposes in zip(ranked[:position], proposing, strict=False)
+                    if proposes]
             for meets in self._satisfy(slot, target):
                 changed = self._facts_after(meets)
-                above = [rule for rule in ranked[:position]
-                         if _component(rule) == component and self._holds(rule, changed)]
+                above = [rule for rule in same if self._holds(rule, changed)]
                 if not above:
                     yield meets
                     continue
@@ -418,13 +438,28 @@ class _Search:
         return self.known if candidate is None else self._known_after(candidate)
 
     def _known_after(self, candidate: _Candidate) -> dict[str, FactValue]:
-        given = dict(self.given)
-        for field, value in candidate.changes:
-            if value is None:
-                given.pop(field, None)
-            else:
-                given[field] = value
-        return {**with_derived_facts(given), **self.decided}
+        found = self._after.get(candidate.changes)
+        if found is not None:
+            return found
+        fields = {field for field, _ in candidate.changes}
+        if fields & self.derived_input_fields:
+            given = dict(self.given)
+            for field, value in candidate.changes:
+                if value is None:
+                    given.pop(field, None)
+                else:
+                    given[field] = value
+            found = {**with_derived_facts(given), **self.decided}
+        else:
+            # No derived fact reads the changed fields: apply them to what is known already.
+            found = dict(self.known)
+            for field, value in candidate.changes:
+                if value is None:
+                    found.pop(field, None)
+                else:
+                    found[field] = value
+        self._after[candidate.changes] = found
+        return found
 
     @staticmethod
     def _clause_holds(clause: _Test, known: Mapping[str, FactValue]) -> bool:
@@ -498,21 +533,39 @@ def _hashable(value: FactValue | None) -> Any:
     return (type(value).__name__, value)
 
 
-def _changed_requirements(requirements: Requirements,
-                          changes: Sequence[tuple[str, FactValue | None]]) -> Requirements | None:
-    """The requirements with ``changes`` applied, or None when the model refuses them."""
-    document = requirements.model_dump(mode="json", exclude_none=True)
+def _changed(requirements: Requirements, given: Mapping[str, FactValue],
+             changes: Sequence[tuple[str, FactValue | None]]
+             ) -> tuple[Requirements, dict[str, FactValue]] | None:
+    """The requirements with ``changes`` applied and their facts (``build_facts`` of them), or
+    None when the model refuses them.
+
+    Only the changed sections are validated again, and their facts rebuilt; the cross-field
+    checks run on the whole. This is what each re-evaluation costs, so it matters."""
+    by_section: dict[str, dict[str, FactValue | None]] = {}
     for field, value in changes:
         section, name = field.split(".", 1)
-        fields = document.setdefault(section, {})
-        if value is None:
-            fields.pop(name, None)
-        else:
-            fields[name] = list(value) if isinstance(value, tuple) else value
-    try:
-        return Requirements.model_validate_json(json.dumps(document))
-    except ValidationError:
+        by_section.setdefault(section, {})[name] = value
+    updates: dict[str, BaseModel] = {}
+    for section, fields in by_section.items():
+        current = getattr(requirements, section)
+        document = current.model_dump(mode="json", exclude_none=True)
+        for name, value in fields.items():
+            if value is None:
+                document.pop(name, None)
+            else:
+                document[name] = list(value) if isinstance(value, tuple) else value
+        try:
+            updates[section] = type(current).model_validate_json(json.dumps(document))
+        except ValidationError:
+            return None
+    changed = requirements.model_copy(update=updates)
+    if inconsistencies(changed):
         return None
+    facts = {name: value for name, value in given.items()
+             if name.split(".", 1)[0] not in updates}
+    for section, model in updates.items():
+        facts.update(section_facts(section, model))
+    return changed, with_derived_facts(facts)
 
 
 def _shown(value: FactValue | None) -> Any:
