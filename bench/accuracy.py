@@ -58,6 +58,9 @@ class Question(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    # When it was written: 1 the first set, before any rule read the new inputs; 2 replacements
+    # for exposed holdout questions; 3 written before the second round of rule changes.
+    batch: int = Field(default=1, ge=1, le=9)
     category: Category
     brownfield: bool
     source: str = Field(pattern=r"^https://(docs|aws|repost|d1\.awsstatic)\.")
@@ -221,6 +224,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if part:
             print("\n".join(table(part, split)))
             print()
+    holdout = [item for item in outcomes if item.loaded.split == "holdout"]
+    batches = sorted({item.loaded.question.batch for item in holdout})
+    if len(batches) > 1:
+        print("Holdout by batch (when the questions were written): " + "; ".join(
+            f"batch {batch}: {sum(item.clean for item in part)} of {len(part)} clean"
+            for batch in batches
+            for part in [[item for item in holdout if item.loaded.question.batch == batch]]
+        ) + ".\n")
     exposed = [item for item in outcomes if item.loaded.split == "exposed"]
     if exposed and args.split in ("holdout", "both"):
         print(f"Exposed holdout questions (read while rules were tuned; eval/exposed.yaml), "
