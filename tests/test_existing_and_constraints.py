@@ -264,3 +264,77 @@ def test_the_questionnaire_asks_for_components_with_a_reason() -> None:
     assert interpret(question, "none") == []
     (problem,) = check_answer({}, question, interpret(question, "eks"))
     assert problem.field == ("constraints", "must_not_use", 0, "reason")
+
+
+def test_a_kept_part_outranks_a_required_component(durable: Advisor) -> None:
+    document = {"workload": {"kind": "api"}, "operations": {"prefer_serverless": True},
+                "existing": {"front_door": "alb"},
+                "constraints": {"keep": ["front_door"], "must_use": [
+                    {"component": "api_gateway_http", "reason": "Platform standard"}]}}
+    report = _report(durable, document)
+    decision = _decision(report, "front_door")
+    assert (decision.component, decision.existing) == ("alb", True)
+    outcome = next(item for item in report.constraints if item.kind == "must_use")
+    assert (outcome.status, outcome.slots) == ("outranked", ["front_door"])
+    assert "which a part kept by `constraints.keep` holds" in render_markdown(report)
+
+
+def _existing_rules() -> list[tuple[str, str, str]]:
+    from advisor.catalog import load_catalog
+    from advisor.paths import rules_dir
+
+    catalog = load_catalog(rules_dir())
+    out = []
+    for rule in catalog.rules:
+        if rule.recommend is None or rule.recommend.existing is None:
+            continue
+        part = rule.recommend.existing.value
+        value = next(str(clause.equals) for clause in rule.when
+                     if clause.fact == f"existing.{part}")
+        out.append((rule.id, part, value))
+    return out
+
+
+@pytest.mark.parametrize(("rule_id", "part", "value"), _existing_rules(),
+                         ids=lambda item: str(item))
+def test_every_existing_part_is_drawn_connected_to_the_system(
+    durable: Advisor, rule_id: str, part: str, value: str
+) -> None:
+    existing = {"compute": "ec2_auto_scaling", "front_door": "alb", part: value}
+    report = _report(durable, {"workload": {"kind": "web_app"}, "existing": existing})
+    slot = durable.catalog.rule(rule_id).slot
+    # The part stays, or a rule replaces it (a self-run broker by Amazon MQ ...): either way
+    # whatever holds the slot is drawn with its connections.
+    assert slot in {decision.slot for decision in report.decisions}
+    ends = {end for edge in report.graph.edges for end in (edge.source, edge.target)}
+    assert slot in ends, (slot, report.graph.mermaid)
+
+
+@pytest.mark.parametrize(("latency", "band"), [
+    ({"p99_ms": 10}, "lowest_possible"),        # up to 10 ms, as latency.band's description says
+    ({"p99_ms": 10.5}, "real_time"),
+    ({"p99_ms": 1000}, "real_time"),
+    ({"p99_ms": 5000}, "seconds"),
+    ({"p99_ms": 60000}, "near_real_time"),
+    ({"p99_ms": 600000}, "minutes"),
+    ({"p99_ms": 7200000}, "hours"),
+    ({"target": "near_real_time"}, "near_real_time"),
+    ({"target": "minutes", "p99_ms": 500}, "real_time"),   # the faster of the two
+    ({"target": "lowest_possible", "p99_ms": 500}, "lowest_possible"),
+])
+def test_the_latency_band_follows_the_number_or_the_words(
+    latency: dict[str, Any], band: str
+) -> None:
+    from advisor.facts import build_facts
+
+    assert build_facts(parse_requirements({"latency": latency}))["latency.band"] == band
+
+
+def test_recovery_as_low_as_possible_is_an_objective_of_zero() -> None:
+    from advisor.facts import build_facts
+
+    facts = build_facts(parse_requirements({"recovery": {
+        "rto_as_low_as_possible": True, "rpo_minutes": 15}}))
+    assert (facts["recovery.rto_target_minutes"], facts["recovery.rpo_target_minutes"]) == (0, 15)
+    unstated = build_facts(parse_requirements({"recovery": {"rto_as_low_as_possible": False}}))
+    assert "recovery.rto_target_minutes" not in unstated

@@ -602,11 +602,11 @@ def _outcomes(
             if kind == "must_use":
                 used = [slot for slot, decision in chosen.items()
                         if decision.component == component.id]
-                status = "used" if used else "not_placed"
-                slots = used if used else sorted({prepared.slot_of[rule_id] or ""
-                                                  for rule_id in candidates})
-                missing = [] if used else sorted({name for rule_id in candidates
-                                                  for name in waiting.get(rule_id, ())})
+                status = "used" if used else "outranked" if proposed else "not_placed"
+                slots = used or proposed or sorted({prepared.slot_of[rule_id] or ""
+                                                    for rule_id in candidates})
+                missing = [] if used or proposed else sorted(
+                    {name for rule_id in candidates for name in waiting.get(rule_id, ())})
                 shown = [] if used else [chosen[slot].label for slot in slots if slot in chosen]
             else:
                 status = "excluded" if proposed else "not_proposed"

@@ -254,7 +254,8 @@ class ConstraintOutcome(Out):
 
     ``kind``: 'existing' (an existing part, neither kept nor replaceable), 'keep',
     'replaceable', 'must_use' or 'must_not_use'. ``status``: 'kept', 'replaced', 'used',
-    'not_placed', 'excluded' or 'not_proposed'."""
+    'outranked' (proposed, but a kept part holds the slot), 'not_placed', 'excluded' or
+    'not_proposed'."""
 
     kind: str
     subject: str
