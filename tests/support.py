@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,15 @@ from hypothesis import HealthCheck, settings
 from advisor.paths import examples_dir, rules_dir
 
 REGISTRIES = ("_areas.yaml", "_components.yaml", "_slots.yaml", "_sources.yaml")
+
+
+def merged(*parts: dict[str, Any]) -> dict[str, Any]:
+    """Requirement documents merged section by section, later parts winning."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        for section, fields in part.items():
+            out.setdefault(section, {}).update(fields)
+    return out
 
 
 def example_files() -> list[Path]:

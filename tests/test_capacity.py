@@ -17,7 +17,7 @@ from advisor.inputs import parse_requirements
 from advisor.models.report import CapacityOut, Report
 from advisor.pipeline import Advisor
 from advisor.render import render_markdown
-from support import minimal_rules
+from support import merged, minimal_rules
 
 DYNAMODB = {"model": "key_value", "access_patterns_known": True}
 LAMBDA_API = {"workload": {"kind": "api"}, "operations": {"prefer_serverless": True}}
@@ -31,14 +31,6 @@ def _figure(advisor: Advisor, document: dict[str, Any], rule_id: str) -> Capacit
     found = [item for item in report.capacity if item.rule_id == rule_id]
     assert found, f"{rule_id} did not fire; figures: {[i.rule_id for i in report.capacity]}"
     return found[0]
-
-
-def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for part in parts:
-        for section, fields in part.items():
-            merged.setdefault(section, {}).update(fields)
-    return merged
 
 
 # (rule, requirements, expected result, expected limit findings)
@@ -79,36 +71,36 @@ CASES: list[tuple[str, dict[str, Any], float, int]] = [
                           "item_size_kb": 1.2}}, 80000, 1),     # 20000 x 2 x 2; over 40,000
     # Kinesis, shared consumers (one or two): max(ceil(MB/s), ceil(records/1000),
     # ceil(MB/s x consumers / 2))
-    ("CAP-006", _merge(STREAM, {"streaming": {"write_mb_per_second": 3,
+    ("CAP-006", merged(STREAM, {"streaming": {"write_mb_per_second": 3,
                                               "records_per_second": 2500,
                                               "consumer_count": 2}}), 3, 0),   # max(3, 3, 3)
-    ("CAP-006", _merge(STREAM, {"streaming": {"write_mb_per_second": 0.5,
+    ("CAP-006", merged(STREAM, {"streaming": {"write_mb_per_second": 0.5,
                                               "records_per_second": 4500,
                                               "consumer_count": 2}}), 5, 0),   # max(1, 5, 1)
-    ("CAP-006", _merge(STREAM, {"streaming": {"write_mb_per_second": 5.5,
+    ("CAP-006", merged(STREAM, {"streaming": {"write_mb_per_second": 5.5,
                                               "records_per_second": 100,
                                               "consumer_count": 2}}), 6, 0),   # max(6, 1, 6)
-    ("CAP-006", _merge(STREAM, {"streaming": {"write_mb_per_second": 1500,
+    ("CAP-006", merged(STREAM, {"streaming": {"write_mb_per_second": 1500,
                                               "records_per_second": 1000,
                                               "consumer_count": 2}}), 1500, 1),  # over 1,000
     # Kinesis, enhanced fan-out (three or more consumers): max(ceil(MB/s), ceil(records/1000))
-    ("CAP-007", _merge(STREAM, {"streaming": {"write_mb_per_second": 4,
+    ("CAP-007", merged(STREAM, {"streaming": {"write_mb_per_second": 4,
                                               "records_per_second": 2000,
                                               "consumer_count": 3}}), 4, 0),   # max(4, 2)
-    ("CAP-007", _merge(STREAM, {"streaming": {"write_mb_per_second": 0.2,
+    ("CAP-007", merged(STREAM, {"streaming": {"write_mb_per_second": 0.2,
                                               "records_per_second": 3500,
                                               "consumer_count": 4}}), 4, 0),   # max(1, 4)
-    ("CAP-007", _merge(STREAM, {"streaming": {"write_mb_per_second": 2.5,
+    ("CAP-007", merged(STREAM, {"streaming": {"write_mb_per_second": 2.5,
                                               "records_per_second": 100,
                                               "consumer_count": 3}}), 3, 0),   # max(3, 1)
     # Lambda concurrency: ceil(peak rps x average ms / 1000)
-    ("CAP-010", _merge(LAMBDA_API, {"traffic": {"peak_rps": 500},
+    ("CAP-010", merged(LAMBDA_API, {"traffic": {"peak_rps": 500},
                                     "compute": {"average_duration_ms": 120}}), 60, 0),
-    ("CAP-010", _merge(LAMBDA_API, {"traffic": {"peak_rps": 9000},
+    ("CAP-010", merged(LAMBDA_API, {"traffic": {"peak_rps": 9000},
                                     "compute": {"average_duration_ms": 250}}), 2250, 1),
-    ("CAP-010", _merge(LAMBDA_API, {"traffic": {"peak_rps": 33},
+    ("CAP-010", merged(LAMBDA_API, {"traffic": {"peak_rps": 33},
                                     "compute": {"average_duration_ms": 1000}}), 33, 0),
-    ("CAP-010", _merge(LAMBDA_API, {"traffic": {"peak_rps": 7},
+    ("CAP-010", merged(LAMBDA_API, {"traffic": {"peak_rps": 7},
                                     "compute": {"average_duration_ms": 150}}), 2, 0),  # 1.05
     # Cache memory: ceil(items x KB / 1,048,576 x 100) / 100 GB
     ("CAP-011", {"data": {"model": "relational", "needs_joins": True},
@@ -121,18 +113,18 @@ CASES: list[tuple[str, dict[str, Any], float, int]] = [
                  "caching": {"hot_reads": True, "item_count": 400000000, "item_size_kb": 1}},
      381.47, 1),                                                # 381.4697 GB; over 300
     # API Gateway throttle share: ceil(peak / 10,000 x 1000) / 10 %
-    ("CAP-012", _merge(LAMBDA_API, {"traffic": {"peak_rps": 9000}}), 90, 1),   # over 80
-    ("CAP-012", _merge(LAMBDA_API, {"traffic": {"peak_rps": 2500}}), 25, 0),
-    ("CAP-012", _merge(LAMBDA_API, {"traffic": {"peak_rps": 12345}}), 123.5, 2),  # 123.45
+    ("CAP-012", merged(LAMBDA_API, {"traffic": {"peak_rps": 9000}}), 90, 1),   # over 80
+    ("CAP-012", merged(LAMBDA_API, {"traffic": {"peak_rps": 2500}}), 25, 0),
+    ("CAP-012", merged(LAMBDA_API, {"traffic": {"peak_rps": 12345}}), 123.5, 2),  # 123.45
     # SQS message size share: ceil(KB / 1024 x 1000) / 10 %
-    ("CAP-013", _merge(QUEUE, {"messaging": {"max_message_size_kb": 300}}), 29.3, 0),
-    ("CAP-013", _merge(QUEUE, {"messaging": {"max_message_size_kb": 1024}}), 100, 0),
-    ("CAP-013", _merge(QUEUE, {"messaging": {"max_message_size_kb": 2048}}), 200, 1),
+    ("CAP-013", merged(QUEUE, {"messaging": {"max_message_size_kb": 300}}), 29.3, 0),
+    ("CAP-013", merged(QUEUE, {"messaging": {"max_message_size_kb": 1024}}), 100, 0),
+    ("CAP-013", merged(QUEUE, {"messaging": {"max_message_size_kb": 2048}}), 200, 1),
     # SQS retention: ceil(days x 86,400) seconds
-    ("CAP-014", _merge(QUEUE, {"messaging": {"retention_days": 7}}), 604800, 0),
-    ("CAP-014", _merge(QUEUE, {"messaging": {"retention_days": 14}}), 1209600, 0),
-    ("CAP-014", _merge(QUEUE, {"messaging": {"retention_days": 30}}), 2592000, 1),
-    ("CAP-014", _merge(QUEUE, {"messaging": {"retention_days": 0.5}}), 43200, 0),
+    ("CAP-014", merged(QUEUE, {"messaging": {"retention_days": 7}}), 604800, 0),
+    ("CAP-014", merged(QUEUE, {"messaging": {"retention_days": 14}}), 1209600, 0),
+    ("CAP-014", merged(QUEUE, {"messaging": {"retention_days": 30}}), 2592000, 1),
+    ("CAP-014", merged(QUEUE, {"messaging": {"retention_days": 0.5}}), 43200, 0),
     # Load on the one sequence that keeps a global order: peak/s x seconds per message, as a %
     # of one consumer (rounded up to 0.1 %)
     ("CAP-120", {"workload": {"kind": "messaging"}, "traffic": {"peak_rps": 40},
@@ -145,11 +137,11 @@ CASES: list[tuple[str, dict[str, Any], float, int]] = [
                  "messaging": {"ordering": True, "ordering_scope": "global", "consumers": "one",
                                "processing_seconds": 0.333}}, 99.9, 0),  # 3 x 0.333 = 0.999
     # Peak write MB/s an on-demand stream must absorb (4 MB/s default, 200 MB/s ceiling)
-    ("CAP-121", _merge(STREAM, {"traffic": {"pattern": "spiky"},
+    ("CAP-121", merged(STREAM, {"traffic": {"pattern": "spiky"},
                                 "streaming": {"write_mb_per_second": 12}}), 12, 1),  # > 4
-    ("CAP-121", _merge(STREAM, {"traffic": {"pattern": "spiky"},
+    ("CAP-121", merged(STREAM, {"traffic": {"pattern": "spiky"},
                                 "streaming": {"write_mb_per_second": 3}}), 3, 0),
-    ("CAP-121", _merge(STREAM, {"traffic": {"pattern": "spiky"},
+    ("CAP-121", merged(STREAM, {"traffic": {"pattern": "spiky"},
                                 "streaming": {"write_mb_per_second": 500}}), 500, 2),  # > 4, > 200
     # Standard-IA days billed but unused: max(0, 30 - (archive - max(infrequent, 30)))
     ("CAP-160", {"storage": {"kind": "object", "infrequent_after_days": 30,
@@ -221,7 +213,7 @@ def test_capacity_is_silent_without_its_inputs(durable: Advisor) -> None:
 
 
 def test_limit_finding_is_counted_in_the_summary(durable: Advisor) -> None:
-    document = _merge(LAMBDA_API, {"traffic": {"peak_rps": 9000},
+    document = merged(LAMBDA_API, {"traffic": {"peak_rps": 9000},
                                    "compute": {"average_duration_ms": 250}})
     markdown = render_markdown(durable.recommend(parse_requirements(document)))
     assert "capacity figure(s) pass a documented limit" in markdown

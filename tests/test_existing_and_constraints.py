@@ -18,6 +18,7 @@ from advisor.models.report import Decision, Report
 from advisor.models.requirements import Existing
 from advisor.pipeline import Advisor
 from advisor.render import render_json, render_markdown
+from support import merged
 
 JOINS = {"data": {"model": "relational", "needs_joins": True, "needs_transactions": True}}
 
@@ -28,14 +29,6 @@ def _report(advisor: Advisor, document: dict[str, Any]) -> Report:
 
 def _decision(report: Report, slot: str) -> Decision:
     return next(decision for decision in report.decisions if decision.slot == slot)
-
-
-def _with(*parts: dict[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for part in parts:
-        for section, fields in part.items():
-            merged.setdefault(section, {}).update(fields)
-    return merged
 
 
 def test_every_existing_value_has_a_rule_that_keeps_it(catalog: Catalog) -> None:
@@ -78,7 +71,7 @@ def test_nothing_existing_draws_nothing_dashed(durable: Advisor) -> None:
 
 
 def test_a_kept_part_stays_and_the_rule_against_it_is_a_conflict(durable: Advisor) -> None:
-    report = _report(durable, _with(JOINS, {"existing": {"datastore": "dynamodb"},
+    report = _report(durable, merged(JOINS, {"existing": {"datastore": "dynamodb"},
                                             "constraints": {"keep": ["datastore"]}}))
     decision = _decision(report, "primary_datastore")
     assert (decision.component, decision.constrained_by) == ("dynamodb", "keep")
@@ -97,7 +90,7 @@ def test_a_kept_part_stays_and_the_rule_against_it_is_a_conflict(durable: Adviso
 
 
 def test_without_keep_a_documented_reason_replaces_the_existing_part(durable: Advisor) -> None:
-    report = _report(durable, _with(JOINS, {"existing": {"datastore": "dynamodb"}}))
+    report = _report(durable, merged(JOINS, {"existing": {"datastore": "dynamodb"}}))
     decision = _decision(report, "primary_datastore")
     assert (decision.component, decision.existing) == ("aurora", False)
     replaced = next(item for item in decision.alternatives if item.component == "dynamodb")
@@ -139,7 +132,7 @@ def test_must_not_use_takes_the_next_alternative_and_says_why(durable: Advisor) 
             "operations": {"prefer_serverless": True}}
     assert _decision(_report(durable, base), "front_door").component == "api_gateway_rest"
     reason = "REST APIs are not approved by the platform team"
-    report = _report(durable, _with(base, {"constraints": {"must_not_use": [
+    report = _report(durable, merged(base, {"constraints": {"must_not_use": [
         {"component": "api_gateway_rest", "reason": reason}]}}))
     decision = _decision(report, "front_door")
     assert decision.component == "api_gateway_http"
@@ -173,7 +166,7 @@ def test_must_use_wins_a_slot_its_component_was_proposed_for(durable: Advisor) -
     assert natural.component == "api_gateway_rest"
     fired = {item.component for item in natural.contenders}
     assert "api_gateway_http" in fired
-    report = _report(durable, _with(document, {"constraints": {"must_use": [
+    report = _report(durable, merged(document, {"constraints": {"must_use": [
         {"component": "api_gateway_http", "reason": "Platform standard"}]}}))
     decision = _decision(report, "front_door")
     assert (decision.component, decision.constrained_by) == ("api_gateway_http", "must_use")
@@ -237,7 +230,7 @@ def test_the_cli_refuses_an_unknown_component_with_its_line(tmp_path: Path) -> N
 
 
 def test_both_engines_agree_under_constraints(advisors: dict[str, Advisor]) -> None:
-    document = _with(JOINS, {
+    document = merged(JOINS, {
         "workload": {"kind": "web_app"}, "caching": {"hot_reads": True},
         "existing": {"datastore": "dynamodb", "compute": "ec2_auto_scaling", "front_door": "alb"},
         "constraints": {"keep": ["datastore"], "replaceable": ["compute"],

@@ -443,27 +443,29 @@ class _Search:
             return found
         fields = {field for field, _ in candidate.changes}
         if fields & self.derived_input_fields:
-            given = dict(self.given)
-            for field, value in candidate.changes:
-                if value is None:
-                    given.pop(field, None)
-                else:
-                    given[field] = value
-            found = {**with_derived_facts(given), **self.decided}
+            found = {**with_derived_facts(_applied(self.given, candidate.changes)),
+                     **self.decided}
         else:
             # No derived fact reads the changed fields: apply them to what is known already.
-            found = dict(self.known)
-            for field, value in candidate.changes:
-                if value is None:
-                    found.pop(field, None)
-                else:
-                    found[field] = value
+            found = _applied(self.known, candidate.changes)
         self._after[candidate.changes] = found
         return found
 
     @staticmethod
     def _clause_holds(clause: _Test, known: Mapping[str, FactValue]) -> bool:
         return holds(clause.fact, clause.operator, clause.operand, known)
+
+
+def _applied(facts: Mapping[str, FactValue],
+             changes: Sequence[tuple[str, FactValue | None]]) -> dict[str, FactValue]:
+    """A copy of ``facts`` with each change made (None: the fact becomes unknown)."""
+    out = dict(facts)
+    for field, value in changes:
+        if value is None:
+            out.pop(field, None)
+        else:
+            out[field] = value
+    return out
 
 
 def _component(rule: Rule) -> str:
