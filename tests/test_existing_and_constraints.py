@@ -331,3 +331,14 @@ def test_recovery_as_low_as_possible_is_an_objective_of_zero() -> None:
     assert (facts["recovery.rto_target_minutes"], facts["recovery.rpo_target_minutes"]) == (0, 15)
     unstated = build_facts(parse_requirements({"recovery": {"rto_as_low_as_possible": False}}))
     assert "recovery.rto_target_minutes" not in unstated
+
+
+def test_a_test_against_zero_is_not_shown_as_false() -> None:
+    from advisor.models.rule import Clause
+    from advisor.resolve import describe_test
+
+    # Cached by operand: false and 0 are equal keys unless the cache tells their types apart.
+    assert describe_test(Clause.model_validate({"fact": "data.needs_joins", "equals": False})) == (
+        "= false")
+    assert describe_test(Clause.model_validate(
+        {"fact": "recovery.rpo_target_minutes", "equals": 0})) == "= 0"

@@ -67,7 +67,8 @@ def describe_test(clause: Clause) -> str:
                      clause.fact.startswith(DECISION_PREFIX))
 
 
-@functools.lru_cache(maxsize=4096)  # every report renders the same few hundred clause tests
+# typed: a test against 0 and one against false are different tests (equal keys otherwise).
+@functools.lru_cache(maxsize=4096, typed=True)
 def _describe(op: Operator, operand: Any, on_decision: bool) -> str:
     if op is Operator.exists:
         if on_decision:
