@@ -59,7 +59,8 @@ class Question(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     # When it was written: 1 the first set, before any rule read the new inputs; 2 replacements
-    # for exposed holdout questions; 3 written before the second round of rule changes.
+    # for exposed holdout questions; 3 written before the second round of rule changes; 4 before
+    # the third.
     batch: int = Field(default=1, ge=1, le=9)
     category: Category
     brownfield: bool

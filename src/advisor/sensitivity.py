@@ -175,6 +175,9 @@ class _Search:
         self._ranks: dict[str, tuple[Rule, ...]] = {}
         self._facts_of: dict[str, frozenset[str]] = {}
         self._held: dict[int, dict[str, bool]] = {}
+        # Per fact set after a candidate (by identity): the facts that differ from the profile.
+        self._changed_of: dict[int, frozenset[str]] = {}
+        self._failing_of: dict[str, frozenset[str]] = {}
         self._after: dict[tuple[tuple[str, Any], ...], dict[str, FactValue]] = {}
         # Per ranked rule list: each rule, the facts it tests and whether it holds as given.
         self._entries: dict[int, tuple[tuple[Rule, frozenset[str], bool], ...]] = {}
@@ -248,10 +251,29 @@ class _Search:
             by_rule = self._held[id(known)] = {}
         held = by_rule.get(rule.id)
         if held is None:
-            held = by_rule[rule.id] = all(
-                holds(fact, operator, operand, known)
-                for fact, operator, operand in self.catalog.clauses(rule.id))
+            changed = self._changed_of.get(id(known))
+            clauses = self.catalog.clauses(rule.id)
+            if changed is None:
+                held = all(holds(fact, operator, operand, known)
+                           for fact, operator, operand in clauses)
+            else:
+                # A clause on a fact the candidate leaves alone holds as it does over the
+                # profile: the rule fails at once if one of those fails, and only clauses on
+                # changed facts need a look.
+                held = self._failing_facts(rule) <= changed and all(
+                    holds(fact, operator, operand, known)
+                    for fact, operator, operand in clauses if fact in changed)
+            by_rule[rule.id] = held
         return held
+
+    def _failing_facts(self, rule: Rule) -> frozenset[str]:
+        """The facts of the rule's clauses that fail over the profile as given."""
+        found = self._failing_of.get(rule.id)
+        if found is None:
+            found = self._failing_of[rule.id] = frozenset(
+                fact for fact, operator, operand in self.catalog.clauses(rule.id)
+                if not holds(fact, operator, operand, self.known))
+        return found
 
     def _to_targets(self, slot: str, ranked: Sequence[Rule],
                     component: str) -> Iterator[tuple[_Step, ...]]:
@@ -449,6 +471,7 @@ class _Search:
             # No derived fact reads the changed fields: apply them to what is known already.
             found = _applied(self.known, candidate.changes)
         self._after[candidate.changes] = found
+        self._changed_of[id(found)] = self._changed_facts(candidate)
         return found
 
     @staticmethod
