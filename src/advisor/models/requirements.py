@@ -159,6 +159,16 @@ class OrderingScope(str, Enum):
     global_ = "global"
 
 
+class FailoverInitiation(str, Enum):
+    automatic = "automatic"
+    operator = "operator"
+
+
+class IoPattern(str, Enum):
+    random = "random"
+    sequential = "sequential"
+
+
 class ArchiveRetrieval(str, Enum):
     """How long a read of archived data may take, fastest first."""
 
@@ -217,6 +227,7 @@ class ExistingCompute(str, Enum):
 
 class ExistingFrontDoor(str, Enum):
     alb = "alb"
+    alb_internal = "alb_internal"
     nlb = "nlb"
     api_gateway_rest = "api_gateway_rest"
     api_gateway_http = "api_gateway_http"
@@ -434,6 +445,11 @@ class Recovery(Section):
         description="The costliest disaster-recovery strategy the budget allows: backup_restore "
         "(backups only), pilot_light, warm_standby or multi_site_active_active.",
     )
+    failover_initiation: FailoverInitiation | None = Field(
+        None,
+        description="Who moves traffic to the recovery Region: automatic (health checks decide) "
+        "or operator (people decide, to avoid failing over on a false alarm).",
+    )
 
 
 class Messaging(Section):
@@ -616,6 +632,16 @@ class Security(Section):
     geo_restriction: bool | None = Field(
         None, description="Content must be blocked in some countries."
     )
+    web_exploit_protection: bool | None = Field(
+        None,
+        description="Requests must be filtered for common web exploits (SQL injection, "
+        "cross-site scripting), bad bots and abusive IP addresses.",
+    )
+    no_internet_egress: bool | None = Field(
+        None,
+        description="Workloads must have no route to or from the internet (no internet or NAT "
+        "gateway); AWS services are reached privately.",
+    )
     inline_inspection: bool | None = Field(
         None,
         description="Traffic must pass through third-party virtual appliances (firewalls, "
@@ -685,6 +711,9 @@ class Compute(Section):
         None, description="Memory one unit of work (request handler, job) needs, in GB."
     )
     gpu: bool | None = Field(None, description="The work needs GPUs.")
+    containerized: bool | None = Field(
+        None, description="The application is built and shipped as container images."
+    )
     interruptible: bool | None = Field(
         None,
         description="Work that is interrupted can simply run again (from the start or from a "
@@ -711,6 +740,11 @@ class Storage(Section):
     )
     file_protocol: FileProtocol | None = Field(
         None, description="nfs (Linux), smb (Windows) or lustre (high-performance computing)."
+    )
+    io_pattern: IoPattern | None = Field(
+        None,
+        description="How a volume is read and written: random (small reads and writes, "
+        "databases) or sequential (large streaming reads and writes: logs, big data, backups).",
     )
     scratch_only: bool | None = Field(
         None, description="The data is temporary (caches, buffers) and may be lost with the host."
@@ -812,9 +846,9 @@ class Existing(Section):
     )
     front_door: ExistingFrontDoor | None = Field(
         None,
-        description="What receives client requests today: alb, nlb, api_gateway_rest, "
-        "api_gateway_http, api_gateway_websocket or instance_endpoints (clients call the "
-        "instances directly).",
+        description="What receives client requests today: alb, alb_internal (reachable only "
+        "inside the VPC or connected networks), nlb, api_gateway_rest, api_gateway_http, "
+        "api_gateway_websocket or instance_endpoints (clients call the instances directly).",
     )
     object_storage: ExistingObjectStorage | None = Field(
         None, description="Where objects and files are stored today: s3 or on_premises."
