@@ -118,6 +118,9 @@ def test_a_replaceable_part_gives_way_to_any_proposal(durable: Advisor) -> None:
     assert _decision(report, "front_door").component == "api_gateway_http"
     assert report.constraints[0].kind == "replaceable"
     assert report.constraints[0].status == "replaced"
+    # Giving way is what replaceable asks for: nothing was demanded, so nothing conflicts.
+    assert report.constraint_conflicts == []
+    assert "constraints.must_use" not in render_markdown(report)
 
 
 def test_a_replaceable_part_stays_when_nothing_else_is_proposed(durable: Advisor) -> None:

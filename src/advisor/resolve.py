@@ -488,7 +488,11 @@ def _constrained_by(ranking: Ranking, ranked: Sequence[Firing]) -> str | None:
                   key=UNCONSTRAINED.order)
     if natural.rule_id == winner.rule_id or natural.component == winner.component:
         return None
-    return "keep" if winner.rule_id in ranking.kept_rules else "must_use"
+    if winner.rule_id in ranking.kept_rules:
+        return "keep"
+    # A replaceable part that gave way was demoted, not overruled: no constraint demanded the
+    # winner, so there is nothing to report as a conflict.
+    return "must_use" if winner.component in ranking.required else None
 
 
 def _opposing(ranking: Ranking, ranked: Sequence[Firing], prepared: _Prepared,
