@@ -123,7 +123,10 @@ CASES: list[tuple[str, dict[str, Any], float, int]] = [
     # SQS retention: ceil(days x 86,400) seconds
     ("CAP-014", merged(QUEUE, {"messaging": {"retention_days": 7}}), 604800, 0),
     ("CAP-014", merged(QUEUE, {"messaging": {"retention_days": 14}}), 1209600, 0),
-    ("CAP-014", merged(QUEUE, {"messaging": {"retention_days": 30}}), 2592000, 1),
+    # A new design asking 30 days gets a stream instead (MSG-079); a queue already in place
+    # keeps its 14-day ceiling, which the finding reports.
+    ("CAP-014", merged(QUEUE, {"messaging": {"retention_days": 30},
+                               "existing": {"messaging": "sqs"}}), 2592000, 1),
     ("CAP-014", merged(QUEUE, {"messaging": {"retention_days": 0.5}}), 43200, 0),
     # Load on the one sequence that keeps a global order: peak/s x seconds per message, as a %
     # of one consumer (rounded up to 0.1 %)

@@ -169,6 +169,21 @@ class IoPattern(str, Enum):
     sequential = "sequential"
 
 
+class OutsideAccess(str, Enum):
+    """Callers outside the account's own workloads that need AWS credentials."""
+
+    third_party_account = "third_party_account"
+    external_ci = "external_ci"
+    end_user_devices = "end_user_devices"
+    on_premises_servers = "on_premises_servers"
+
+
+class FederatedSignIn(str, Enum):
+    saml = "saml"
+    oidc = "oidc"
+    social = "social"
+
+
 class ArchiveRetrieval(str, Enum):
     """How long a read of archived data may take, fastest first."""
 
@@ -223,6 +238,7 @@ class ExistingCompute(str, Enum):
     eks = "eks"
     lambda_ = "lambda"
     on_premises = "on_premises"
+    other_cloud = "other_cloud"
 
 
 class ExistingFrontDoor(str, Enum):
@@ -505,6 +521,20 @@ class Messaging(Section):
         description="The system reacts to events AWS services emit (an instance changes state, "
         "an object is uploaded, a scheduled or health event) instead of polling their APIs.",
     )
+    delivery_delay_seconds: Annotated[int, Field(ge=0, le=900)] | None = Field(
+        None,
+        description="Each message must wait this many seconds (at most 900) before a consumer "
+        "may receive it.",
+    )
+    tenant_fairness: bool | None = Field(
+        None,
+        description="Many tenants share one queue, and a burst from one tenant must not delay "
+        "the others' messages.",
+    )
+    cross_account_consumers: bool | None = Field(
+        None,
+        description="Consumers in other AWS accounts receive the messages or read the stream.",
+    )
 
 
 class Caching(Section):
@@ -607,6 +637,10 @@ class Operations(Section):
     distributed_tracing: bool | None = Field(
         None, description="Requests cross several services and must be traced end to end."
     )
+    shell_access: bool | None = Field(
+        None,
+        description="Operators need interactive shell or command access to the instances.",
+    )
 
 
 class Security(Section):
@@ -646,6 +680,23 @@ class Security(Section):
         None,
         description="Traffic must pass through third-party virtual appliances (firewalls, "
         "intrusion detection and prevention) on its way in and out.",
+    )
+    outside_access: list[OutsideAccess] | None = Field(
+        None,
+        description="Who outside the account's own workloads needs access to its AWS resources: "
+        "third_party_account (a vendor's AWS account), external_ci (pipelines or workloads "
+        "outside AWS with their own identity provider), end_user_devices (mobile or browser "
+        "apps calling AWS services directly), on_premises_servers.",
+    )
+    encrypted_data_shared: bool | None = Field(
+        None,
+        description="Encrypted data (snapshots, backups, messages) must be shared with another "
+        "AWS account, or written by an AWS service on the account's behalf.",
+    )
+    federated_sign_in: FederatedSignIn | None = Field(
+        None,
+        description="End users sign in through an external identity provider: saml "
+        "(a corporate directory), oidc or social (Google, Apple, Facebook ...).",
     )
 
 
@@ -719,6 +770,16 @@ class Compute(Section):
         description="Work that is interrupted can simply run again (from the start or from a "
         "checkpoint), so spare capacity that may be reclaimed is acceptable.",
     )
+    guaranteed_concurrency: bool | None = Field(
+        None,
+        description="One function must keep its capacity when other functions in the account "
+        "burst (a concurrency floor it never competes for).",
+    )
+    unreliable_dependency: bool | None = Field(
+        None,
+        description="A synchronous downstream service fails for long periods; calls to it must "
+        "fail fast while it is down and resume by themselves when it recovers.",
+    )
 
 
 class Storage(Section):
@@ -791,6 +852,11 @@ class Streaming(Section):
     retention_hours: NonNegative | None = Field(
         None, description="How long records must stay readable, in hours."
     )
+    archive_raw: bool | None = Field(
+        None,
+        description="Every raw record must also be kept unchanged in durable storage, beside "
+        "whatever processes the stream.",
+    )
 
 
 class Deployment(Section):
@@ -826,6 +892,11 @@ class Jobs(Section):
     duration_minutes: NonNegative | None = Field(
         None, description="How long the longest scheduled job runs, in minutes."
     )
+    fair_share: bool | None = Field(
+        None,
+        description="Several teams or job types share the batch capacity and must each get a "
+        "fair or weighted share instead of first in, first out.",
+    )
 
 
 class Existing(Section):
@@ -842,7 +913,8 @@ class Existing(Section):
     compute: ExistingCompute | None = Field(
         None,
         description="Where the application runs today: ec2_instances (fixed instances), "
-        "ec2_auto_scaling, ecs_on_ec2, ecs_fargate, eks, lambda or on_premises.",
+        "ec2_auto_scaling, ecs_on_ec2, ecs_fargate, eks, lambda, on_premises or other_cloud "
+        "(servers at another cloud provider).",
     )
     front_door: ExistingFrontDoor | None = Field(
         None,
