@@ -215,7 +215,7 @@ def test_explain_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--decision", "nope"], "--decision nope: no such slot; slots: alb_behind_nlb, analysts,"),
+        (["--decision", "nope"], "--decision nope: no such slot; slots: alarm_notifications, alb_behind_nlb,"),
         (["--decision", "cache"], "--decision cache: the slot is not decided for these "
                                   "requirements; decided slots: clients,"),
     ],

@@ -71,6 +71,7 @@ class ApiAuth(str, Enum):
     oidc_jwt = "oidc_jwt"
     api_key = "api_key"
     lambda_custom = "lambda_custom"
+    mtls = "mtls"
 
 
 class Compliance(str, Enum):
@@ -176,6 +177,11 @@ class OutsideAccess(str, Enum):
     external_ci = "external_ci"
     end_user_devices = "end_user_devices"
     on_premises_servers = "on_premises_servers"
+
+
+class OperatingSystem(str, Enum):
+    linux = "linux"
+    windows = "windows"
 
 
 class FederatedSignIn(str, Enum):
@@ -435,6 +441,11 @@ class Availability(Section):
     active_active: bool | None = Field(
         None, description="Several Regions serve writes at the same time."
     )
+    remote_region_reads: bool | None = Field(
+        None,
+        description="Users in another Region need fast local reads of the same data, while "
+        "writes stay in one Region.",
+    )
 
 
 class Recovery(Section):
@@ -465,6 +476,11 @@ class Recovery(Section):
         None,
         description="Who moves traffic to the recovery Region: automatic (health checks decide) "
         "or operator (people decide, to avoid failing over on a false alarm).",
+    )
+    planned_switchover: bool | None = Field(
+        None,
+        description="The primary Region is moved on purpose from time to time (Region rotation, "
+        "drills, maintenance), with no data lost.",
     )
 
 
@@ -582,7 +598,11 @@ class Api(Section):
     response_caching: bool | None = Field(
         None, description="Identical responses should be cached at the front door."
     )
-    auth: ApiAuth | None = Field(None, description="How callers authenticate.")
+    auth: ApiAuth | None = Field(
+        None,
+        description="How callers authenticate: none, iam, cognito, oidc_jwt, api_key, "
+        "lambda_custom, or mtls (client certificates checked by mutual TLS).",
+    )
     protocol: Protocol | None = Field(
         None,
         description="What clients speak to the front door: http (HTTP/1.1 or HTTP/2, with or "
@@ -641,6 +661,16 @@ class Operations(Section):
         None,
         description="Operators need interactive shell or command access to the instances.",
     )
+    patch_compliance: bool | None = Field(
+        None,
+        description="Operating-system patches must be applied on a schedule and patch compliance "
+        "reported for audit.",
+    )
+    backlog_alarms: bool | None = Field(
+        None,
+        description="Operators must be alerted when a queue or stream backs up or its consumer "
+        "stops.",
+    )
 
 
 class Security(Section):
@@ -692,6 +722,15 @@ class Security(Section):
         None,
         description="Encrypted data (snapshots, backups, messages) must be shared with another "
         "AWS account, or written by an AWS service on the account's behalf.",
+    )
+    end_user_sign_in: bool | None = Field(
+        None,
+        description="End users sign up and sign in to the application with accounts it keeps.",
+    )
+    private_content: bool | None = Field(
+        None,
+        description="Files or media are served only to signed-in or paying viewers, never by "
+        "public links.",
     )
     federated_sign_in: FederatedSignIn | None = Field(
         None,
@@ -769,6 +808,14 @@ class Compute(Section):
         None,
         description="Work that is interrupted can simply run again (from the start or from a "
         "checkpoint), so spare capacity that may be reclaimed is acceptable.",
+    )
+    os: OperatingSystem | None = Field(
+        None, description="The operating system the application needs: linux or windows."
+    )
+    single_instance: bool | None = Field(
+        None,
+        description="Exactly one instance may run at a time (a licence or a singleton), and it "
+        "must be replaced automatically when it fails.",
     )
     guaranteed_concurrency: bool | None = Field(
         None,
