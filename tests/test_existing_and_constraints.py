@@ -345,3 +345,18 @@ def test_a_test_against_zero_is_not_shown_as_false() -> None:
         "= false")
     assert describe_test(Clause.model_validate(
         {"fact": "recovery.rpo_target_minutes", "equals": 0})) == "= 0"
+
+
+def test_an_internal_alb_kept_behind_a_new_api_is_drawn_between_them(durable: Advisor) -> None:
+    # API-085 puts an HTTP API in front for internet callers; WEB-005 keeps the ALB behind it.
+    report = _report(durable, {"workload": {"kind": "api"},
+                               "existing": {"front_door": "alb_internal", "compute": "ecs_fargate"},
+                               "api": {"private_only": False}})
+    assert _decision(report, "front_door").component == "api_gateway_http"
+    assert _decision(report, "internal_load_balancer").component == "alb_internal"
+    edges = {(edge.source, edge.target) for edge in report.graph.edges}
+    assert ("front_door", "internal_load_balancer") in edges
+    assert ("internal_load_balancer", "app_compute") in edges
+    # The API reaches the tasks only through the load balancer's VPC link.
+    assert ("front_door", "app_compute") not in edges
+    assert report.graph.checks.unreachable == []
