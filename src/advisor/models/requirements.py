@@ -209,6 +209,36 @@ class ExistingPart(str, Enum):
     file_storage = "file_storage"
     messaging = "messaging"
     cache = "cache"
+    warehouse = "warehouse"
+    search = "search"
+    stream_delivery = "stream_delivery"
+    stream_processing = "stream_processing"
+    big_data = "big_data"
+
+
+class ExistingWarehouse(str, Enum):
+    redshift = "redshift"
+    on_premises = "on_premises"
+
+
+class ExistingSearch(str, Enum):
+    opensearch = "opensearch"
+    self_managed_on_ec2 = "self_managed_on_ec2"
+
+
+class ExistingStreamDelivery(str, Enum):
+    data_firehose = "data_firehose"
+    self_managed_forwarders = "self_managed_forwarders"
+
+
+class ExistingStreamProcessing(str, Enum):
+    managed_flink = "managed_flink"
+    self_managed = "self_managed"
+
+
+class ExistingBigData(str, Enum):
+    emr = "emr"
+    self_managed_hadoop = "self_managed_hadoop"
 
 
 class ExistingDatastore(str, Enum):
@@ -987,6 +1017,31 @@ class Existing(Section):
         None,
         description="The cache in place: elasticache_redis, elasticache_memcached, dax or "
         "self_managed_on_ec2.",
+    )
+    warehouse: ExistingWarehouse | None = Field(
+        None,
+        description="The data warehouse in place: redshift (provisioned or Serverless) or "
+        "on_premises (Teradata, Oracle, Netezza or another warehouse in a data center).",
+    )
+    search: ExistingSearch | None = Field(
+        None,
+        description="The search or log-analytics cluster in place: opensearch (Amazon OpenSearch "
+        "Service) or self_managed_on_ec2 (Elasticsearch or OpenSearch the team runs on EC2).",
+    )
+    stream_delivery: ExistingStreamDelivery | None = Field(
+        None,
+        description="What delivers records to their destination today: data_firehose or "
+        "self_managed_forwarders (Logstash, Fluentd or scripts the team runs).",
+    )
+    stream_processing: ExistingStreamProcessing | None = Field(
+        None,
+        description="The stream processor in place: managed_flink (Amazon Managed Service for "
+        "Apache Flink) or self_managed (Flink, Spark Streaming or Kafka Streams the team runs).",
+    )
+    big_data: ExistingBigData | None = Field(
+        None,
+        description="The big-data cluster in place: emr or self_managed_hadoop (Hadoop or Spark "
+        "the team runs on EC2 or on premises).",
     )
 
 
