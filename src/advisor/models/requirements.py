@@ -638,6 +638,11 @@ class Api(Section):
         description="What clients speak to the front door: http (HTTP/1.1 or HTTP/2, with or "
         "without TLS), grpc, websocket, or raw tcp or udp.",
     )
+    tls_passthrough: bool | None = Field(
+        None,
+        description="TLS must end on the servers themselves: no load balancer or gateway may "
+        "decrypt the traffic on the way.",
+    )
     custom_ports: bool | None = Field(
         None, description="Clients connect on ports other than 80 and 443."
     )
