@@ -360,3 +360,40 @@ def test_an_internal_alb_kept_behind_a_new_api_is_drawn_between_them(durable: Ad
     # The API reaches the tasks only through the load balancer's VPC link.
     assert ("front_door", "app_compute") not in edges
     assert report.graph.checks.unreachable == []
+
+
+def test_a_kept_internal_alb_moves_behind_a_new_api_without_a_conflict(
+        durable: Advisor) -> None:
+    # Keeping the internal ALB means it stays in the design, not that it must stay the entry
+    # point: API-085 tests the existing ALB and WEB-005 keeps it behind the API.
+    document = {"workload": {"kind": "api"},
+                "existing": {"front_door": "alb_internal", "compute": "ecs_fargate"},
+                "constraints": {"keep": ["front_door", "compute"]},
+                "api": {"private_only": False}}
+    report = _report(durable, document)
+    assert _decision(report, "front_door").component == "api_gateway_http"
+    behind = _decision(report, "internal_load_balancer")
+    assert (behind.component, behind.existing) == ("alb_internal", True)
+    assert report.constraint_conflicts == []
+    outcome = next(item for item in report.constraints if item.subject == "front_door")
+    assert (outcome.kind, outcome.status) == ("keep", "kept")
+    # Callers inside the VPC only: the kept ALB stays the front door.
+    private = _report(durable, merged(document, {"api": {"private_only": True}}))
+    assert _decision(private, "front_door").component == "alb_internal"
+
+
+def test_a_rule_against_a_moved_kept_part_is_a_conflict_naming_both(durable: Advisor) -> None:
+    # Static IPs need a load balancer entry (API-008); the kept internal ALB went behind an API.
+    report = _report(durable, {
+        "workload": {"kind": "api"},
+        "existing": {"front_door": "alb_internal", "compute": "ecs_fargate"},
+        "constraints": {"keep": ["front_door"]},
+        "api": {"private_only": False, "static_ip": True}})
+    (conflict,) = report.constraint_conflicts
+    assert (conflict.subject, conflict.kept_by, conflict.rule_id, conflict.component,
+            conflict.kept_label) == (
+        "front_door", "API-085", "API-008", "api_gateway_http",
+        "Application Load Balancer (internal)")
+    section = render_markdown(report).split("## Conflicts", 1)[1].split("\n## ", 1)[0]
+    assert ("### Keeping the existing Application Load Balancer (internal) behind Amazon API "
+            "Gateway HTTP API goes against API-008") in section

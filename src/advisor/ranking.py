@@ -5,7 +5,11 @@ lowest id; engine firing order never matters. A profile's constraints come first
 
 1. a component the requirements forbid (``constraints.must_not_use``) never wins; the next
    alternative does, and the forbidden one is reported as rejected with the user's reason;
-2. a rule that keeps an existing part listed under ``constraints.keep`` wins its slot;
+2. a rule that keeps an existing part listed under ``constraints.keep`` wins its slot, and so
+   does a rule that moves the part to another role: one that reasons about that existing part
+   (tests ``existing.<part>``) and proposes the component another rule keeps the part behind
+   (that keeping rule, in another slot, tests ``decision.<slot>`` for it), e.g. an API in front
+   of a kept internal load balancer; the report says so when the part ends up nowhere;
 3. a component the requirements demand (``constraints.must_use``) wins any slot a rule proposed
    it for;
 4. a rule that keeps an existing part listed under ``constraints.replaceable`` loses to every
@@ -19,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from advisor.catalog import Catalog
+from advisor.catalog import DECISION_PREFIX, Catalog
 from advisor.engine.base import Firing
 from advisor.memo import per_rule_set
 from advisor.models.requirements import Requirements
@@ -33,6 +37,8 @@ class Ranking:
     required: frozenset[str] = frozenset()
     forbidden: frozenset[str] = frozenset()
     replaceable_rules: frozenset[str] = frozenset()
+    # Rules among ``kept_rules`` that move a kept part into another role: (rule id, part).
+    moved: tuple[tuple[str, str], ...] = ()
 
     def order(self, firing: Firing) -> tuple[bool, bool, bool, bool, int, str]:
         """Sort key that puts the winning firing of a slot first."""
@@ -66,14 +72,33 @@ UNCONSTRAINED = Ranking()
 
 
 class _KeepingRules:
-    """Per rule set: the rules that keep each existing part in place."""
+    """Per rule set: the rules that keep each existing part in place, and those that move it."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.by_part: dict[str, frozenset[str]] = {}
+        # (part, slot, component): a rule keeps the part elsewhere once the slot has the component.
+        behind: set[tuple[str, str, str]] = set()
         for rule in catalog.rules:
             if rule.recommend is not None and rule.recommend.existing is not None:
                 part = rule.recommend.existing.value
                 self.by_part[part] = self.by_part.get(part, frozenset()) | {rule.id}
+                for clause in rule.when:
+                    slot = clause.fact.removeprefix(DECISION_PREFIX)
+                    if slot == clause.fact or slot == rule.recommend.slot:
+                        continue
+                    values = (clause.one_of if clause.one_of is not None
+                              else [clause.equals] if clause.equals is not None else [])
+                    behind.update((part, slot, str(value)) for value in values)
+        self.moving: dict[str, frozenset[str]] = {}
+        for rule in catalog.rules:
+            recommend = rule.recommend
+            if recommend is None or recommend.existing is not None:
+                continue
+            tested = {clause.fact for clause in rule.when}
+            for part, slot, component in behind:
+                if (recommend.slot, recommend.component) == (slot, component) and (
+                        f"existing.{part}" in tested):
+                    self.moving[part] = self.moving.get(part, frozenset()) | {rule.id}
 
 
 def ranking_for(catalog: Catalog, requirements: Requirements) -> Ranking:
@@ -82,14 +107,17 @@ def ranking_for(catalog: Catalog, requirements: Requirements) -> Ranking:
     if not (constraints.keep or constraints.replaceable or constraints.must_use
             or constraints.must_not_use):
         return UNCONSTRAINED
-    keeping = per_rule_set(_KeepingRules, catalog).by_part
+    keeping = per_rule_set(_KeepingRules, catalog)
     return Ranking(
         kept_rules=frozenset(rule_id for part in constraints.keep or []
-                             for rule_id in keeping.get(part.value, ())),
+                             for rules in (keeping.by_part, keeping.moving)
+                             for rule_id in rules.get(part.value, ())),
         required=frozenset(choice.component for choice in constraints.must_use or []),
         forbidden=frozenset(choice.component for choice in constraints.must_not_use or []),
         replaceable_rules=frozenset(rule_id for part in constraints.replaceable or []
-                                    for rule_id in keeping.get(part.value, ())),
+                                    for rule_id in keeping.by_part.get(part.value, ())),
+        moved=tuple((rule_id, part.value) for part in constraints.keep or []
+                    for rule_id in sorted(keeping.moving.get(part.value, ()))),
     )
 
 

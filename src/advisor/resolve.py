@@ -402,7 +402,8 @@ def resolve_decisions(
         if constrained_by is not None:
             constraint_conflicts.extend(
                 _constraint_conflict(catalog, prepared, references, constrained_by, winner,
-                                     opposing, reasons.get(winner.component or ""))
+                                     opposing, reasons.get(winner.component or ""),
+                                     dict(ranking.moved), by_slot, decisions)
                 for opposing in _opposing(ranking, ranked, prepared, constrained_by))
         out.append(
             Decision(
@@ -513,14 +514,24 @@ def _opposing(ranking: Ranking, ranked: Sequence[Firing], prepared: _Prepared,
 
 
 def _constraint_conflict(catalog: Catalog, prepared: _Prepared, references: _References,
-                         kind: str, winner: Firing, opposing: Firing,
-                         reason: str | None) -> ConstraintConflict:
+                         kind: str, winner: Firing, opposing: Firing, reason: str | None,
+                         moved: Mapping[str, str], by_slot: Mapping[str, Sequence[Firing]],
+                         decisions: Mapping[str, str]) -> ConstraintConflict:
     rule = catalog.rule(opposing.rule_id)
     slot = catalog.slots[winner.slot or ""]
     component = catalog.components[winner.component or ""]
     wanted = catalog.components[opposing.component or ""]
+    kept_label: str | None = None
     if kind == "keep":
-        subject = prepared.keeps[winner.rule_id]
+        subject = prepared.keeps.get(winner.rule_id) or moved[winner.rule_id]
+        if winner.rule_id in moved:
+            # The part stays in the slot of a keeping rule that was decided elsewhere.
+            kept_label = next(
+                (catalog.components[firing.component or ""].label
+                 for slot, fired in sorted(by_slot.items()) for firing in fired
+                 if prepared.keeps.get(firing.rule_id) == subject
+                 and decisions.get(slot) == firing.component),
+                subject)
         side = [*prepared.evidence_for(winner.rule_id, winner.matched),
                 _constraint_evidence(catalog, "constraints.keep", subject)]
     else:
@@ -528,7 +539,7 @@ def _constraint_conflict(catalog: Catalog, prepared: _Prepared, references: _Ref
         side = [_constraint_evidence(catalog, "constraints.must_use", component.id)]
     return ConstraintConflict(
         kind=kind, subject=subject, slot=slot.id, slot_title=slot.title,
-        component=component.id, label=component.label,
+        component=component.id, label=component.label, kept_label=kept_label,
         reason=reason if kind == "must_use" else None, kept_by=winner.rule_id,
         constraint_evidence=side, rule_id=rule.id, rule_title=rule.title, wants=wanted.id,
         wants_label=wanted.label, strength=rule.strength.value,

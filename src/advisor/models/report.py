@@ -235,6 +235,9 @@ class ConstraintConflict(Out):
     slot_title: str
     component: str
     label: str
+    # When the winner moved the kept part into another role (an API in front of a kept internal
+    # load balancer): the kept part's label, while ``label`` names what took its place.
+    kept_label: str | None = None
     reason: str | None
     kept_by: str  # the rule that placed the kept or required component
     # The requirement values on the constraint's side.
