@@ -21,6 +21,7 @@ from advisor.cli import main
 from advisor.inputs import parse_requirements
 from advisor.pipeline import Advisor
 from advisor.sampling import random_requirements
+from advisor.sensitivity import analyse
 from support import example_files
 
 SERVERLESS = "examples/serverless-api.yaml"
@@ -258,3 +259,30 @@ def test_evaluating_the_first_rounds_decides_early_slots_as_a_full_run_does(
         expected = {slot: component for slot, component in full.decisions.items()
                     if rounds[slot] < count}
         assert partial.decisions == expected and expected
+
+
+@pytest.mark.parametrize("engine", ["durable", "python"])
+def test_flips_decided_without_the_engine_are_those_the_engine_finds(
+    catalog: Catalog, advisors: dict[str, Advisor], engine: str
+) -> None:
+    # A change no earlier round reads is decided from the slot's own rules, without running the
+    # engine; confirming every candidate with the engine must find exactly the same flips.
+    advisor = advisors[engine]
+    rng = random.Random(5)
+    documents = [_document(path) for path in example_files()]
+    documents += [random_requirements(rng, catalog, rng.choice([0.4, 0.7])) for _ in range(20)]
+    compared = 0
+    for document in documents:
+        requirements = parse_requirements(document, "profile")
+        report = advisor.recommend(requirements)
+        trace = advisor.evaluate(requirements)
+        rounds = {decision.slot: decision.round for decision in report.decisions}
+
+        def evaluate(facts: Any, ranking: Any, count: int) -> Any:
+            return advisor.engine.evaluate(facts, ranking.choose, count)
+
+        found = [analyse(catalog, requirements, trace.decisions, rounds, report.assumptions,
+                         evaluate, exact=exact) for exact in (True, False)]
+        assert found[0] == found[1], document
+        compared += sum(len(item.flips) for item in found[0].values())
+    assert compared > 300

@@ -104,40 +104,53 @@ def analyse(
     rounds: Mapping[str, int],
     assumptions: Sequence[Assumption],
     evaluate: Evaluate,
+    exact: bool = True,
 ) -> dict[str, Sensitivity]:
     """For each decided slot, the confirmed flips: for each component the slot's rules could
     choose instead, the smallest requirement change after which the engine decides the slot
-    with another component (a change that gives an unknown requirement a value first)."""
+    with another component (a change that gives an unknown requirement a value first).
+
+    A change that no rule of an earlier chaining round reads is decided by the slot's own rules
+    without running the engine (``exact``), since nothing the slot's rules test can differ;
+    ``exact=False`` confirms every candidate with the engine (the tests compare the two)."""
     given = requirement_facts(requirements)
     search = _Search(catalog, given, decisions, ranking_for(catalog, requirements))
-    outcomes: dict[tuple[int, tuple[tuple[str, Any], ...]], tuple[Trace, Ranking] | None] = {}
+    first_reader = per_rule_set(_first_deciding_round, catalog)
+    valid: dict[tuple[tuple[str, Any], ...],
+                tuple[Requirements, dict[str, FactValue]] | None] = {}
+    outcomes: dict[tuple[int, tuple[tuple[str, Any], ...]], tuple[Trace, Ranking]] = {}
     out: dict[str, Sensitivity] = {}
     for slot, component in decisions.items():
         evaluated = 0
         flips: list[Flip] = []
         needed = rounds[slot] + 1  # the chaining round that decided the slot, counted from 0
-        by_target: dict[str, list[_Candidate]] = {}
-        for candidate, target in search.candidates(slot, component):
-            by_target.setdefault(target, []).append(candidate)
+        by_target: dict[str, list[tuple[_Candidate, str]]] = {}
+        for candidate, target, rule_id in search.candidates(slot, component):
+            by_target.setdefault(target, []).append((candidate, rule_id))
         for target in sorted(by_target):
             ordered = sorted(by_target[target],
-                             key=lambda item: (len(item.changes), not item.assumed))
-            for candidate in ordered:
-                key = (needed, tuple((field, _hashable(value))
-                                     for field, value in candidate.changes))
-                if key not in outcomes:
-                    found = _changed(requirements, given, candidate.changes)
-                    if found is None:
-                        outcomes[key] = None
-                    else:
-                        changed, facts = found
-                        ranking = ranking_for(catalog, changed)
-                        outcomes[key] = (evaluate(facts, ranking, needed), ranking)
-                outcome = outcomes[key]
-                evaluated += outcome is not None
-                if outcome is None:
+                             key=lambda item: (len(item[0].changes), not item[0].assumed))
+            for candidate, predicted in ordered:
+                changes = tuple((field, _hashable(value)) for field, value in candidate.changes)
+                if changes not in valid:
+                    valid[changes] = _changed(requirements, given, candidate.changes)
+                found = valid[changes]
+                if found is None:
                     continue
-                trace, ranking = outcome
+                evaluated += 1
+                if exact and _unseen_before(search.changed_facts(candidate), rounds[slot],
+                                            first_reader):
+                    # No rule deciding an earlier round reads what changed, so every decision
+                    # this slot's rules can test stays as it is, and the prediction over the
+                    # slot's own rules is what the engine would decide: no need to run it.
+                    flips.append(_flip(catalog, candidate, given, target, predicted))
+                    break
+                key = (needed, changes)
+                if key not in outcomes:
+                    changed, facts = found
+                    ranking = ranking_for(catalog, changed)
+                    outcomes[key] = (evaluate(facts, ranking, needed), ranking)
+                trace, ranking = outcomes[key]
                 new = trace.decisions.get(slot)
                 if new is None or new == component:
                     continue
@@ -154,6 +167,32 @@ def analyse(
             evaluated=evaluated,
         )
     return out
+
+
+# Requirement facts whose change also changes the ranking (which rules win what), not only
+# which rules hold: the prediction over one slot's rules assumes the profile's ranking.
+_RANKING_FACTS = frozenset({"constraints.keep", "constraints.replaceable"})
+
+
+def _first_deciding_round(catalog: Catalog) -> dict[str, int]:
+    """Per fact, the earliest chaining round (from 0) in which a rule that decides a slot tests
+    it; a fact no such rule tests is absent."""
+    first: dict[str, int] = {}
+    for index, stratum in enumerate(catalog.strata):
+        for rule_id in stratum:
+            rule = catalog.rule(rule_id)
+            if rule.slot is None:
+                continue
+            for clause in rule.when:
+                first.setdefault(clause.fact, index)
+    return first
+
+
+def _unseen_before(changed: frozenset[str], round_: int, first_reader: Mapping[str, int]) -> bool:
+    """Whether no rule deciding a slot before ``round_`` tests any of the ``changed`` facts, and
+    the change leaves the ranking alone."""
+    return changed.isdisjoint(_RANKING_FACTS) and all(
+        first_reader.get(fact, round_) >= round_ for fact in changed)
 
 
 class _Search:
@@ -185,9 +224,9 @@ class _Search:
             field for inputs in self.derived_inputs.values() for field in inputs)
         self.tests = per_rule_set(_rule_tests, catalog)
 
-    def candidates(self, slot: str, component: str) -> Iterator[tuple[_Candidate, str]]:
+    def candidates(self, slot: str, component: str) -> Iterator[tuple[_Candidate, str, str]]:
         """Distinct candidates the prediction says change the slot's winner, each with the
-        component the prediction expects."""
+        component and the winning rule the prediction expects."""
         ranked = self._ranked(slot)
         seen: set[tuple[tuple[str, Any], ...]] = set()
         for steps in itertools.chain(self._to_targets(slot, ranked, component),
@@ -202,7 +241,7 @@ class _Search:
             winner = self._winner(ranked, self._known_after(candidate),
                                   self._changed_facts(candidate))
             if winner is not None and _component(winner) != component:
-                yield candidate, _component(winner)
+                yield candidate, _component(winner), winner.id
 
     def _ranked(self, slot: str) -> tuple[Rule, ...]:
         ranked = self._ranks.get(slot)
@@ -230,6 +269,11 @@ class _Search:
             elif self._holds(rule, known):
                 return rule
         return None
+
+    def changed_facts(self, candidate: _Candidate) -> frozenset[str]:
+        """The facts a candidate changes: its requirement fields and the facts derived from
+        them."""
+        return self._changed_facts(candidate)
 
     def _changed_facts(self, candidate: _Candidate) -> frozenset[str]:
         fields = {field for field, _ in candidate.changes}
