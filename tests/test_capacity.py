@@ -33,6 +33,11 @@ def _figure(advisor: Advisor, document: dict[str, Any], rule_id: str) -> Capacit
     return found[0]
 
 
+# A queue read by Lambda in front of a consumer with a rate ceiling (MSG-090 paces it).
+PACED: dict[str, Any] = {"workload": {"kind": "messaging"},
+                         "messaging": {"async_processing": True, "consumers": "one"},
+                         "operations": {"prefer_serverless": True}}
+
 # (rule, requirements, expected result, expected limit findings)
 CASES: list[tuple[str, dict[str, Any], float, int]] = [
     # Strong reads: reads/s x ceil(KB / 4)
@@ -168,6 +173,20 @@ CASES: list[tuple[str, dict[str, Any], float, int]] = [
                              "archive_retrieval": "days", "delete_after_days": 180}}, 90, 1),
     ("CAP-162", {"storage": {"kind": "object", "archive_after_days": 0,
                              "archive_retrieval": "days", "delete_after_days": 100}}, 80, 1),
+    # Default instance warmup: the start-up time itself, at most 3,600 s
+    ("CAP-166", {"existing": {"compute": "ec2_auto_scaling"},
+                 "compute": {"startup_seconds": 180}}, 180, 0),
+    ("CAP-166", {"existing": {"compute": "ec2_auto_scaling"},
+                 "compute": {"startup_seconds": 3600}}, 3600, 0),
+    ("CAP-166", {"existing": {"compute": "ec2_auto_scaling"},
+                 "compute": {"startup_seconds": 5400}}, 5400, 1),
+    # SQS event source maximum concurrency: floor(rate x duration s), at most 1,000
+    ("CAP-175", {**PACED, "messaging": {**PACED["messaging"], "consumer_max_rps": 20},
+                 "compute": {"average_duration_ms": 400}}, 8, 0),     # 20 x 0.4
+    ("CAP-175", {**PACED, "messaging": {**PACED["messaging"], "consumer_max_rps": 10},
+                 "compute": {"average_duration_ms": 250}}, 2, 0),     # floor(2.5)
+    ("CAP-175", {**PACED, "messaging": {**PACED["messaging"], "consumer_max_rps": 3000},
+                 "compute": {"average_duration_ms": 500}}, 1500, 1),  # 3000 x 0.5
 ]
 
 

@@ -177,6 +177,7 @@ class OutsideAccess(str, Enum):
     external_ci = "external_ci"
     end_user_devices = "end_user_devices"
     on_premises_servers = "on_premises_servers"
+    same_org_account = "same_org_account"
 
 
 class OperatingSystem(str, Enum):
@@ -214,11 +215,24 @@ class ExistingPart(str, Enum):
     stream_delivery = "stream_delivery"
     stream_processing = "stream_processing"
     big_data = "big_data"
+    cdn = "cdn"
 
 
 class ExistingWarehouse(str, Enum):
     redshift = "redshift"
     on_premises = "on_premises"
+
+
+class ExistingCdn(str, Enum):
+    cloudfront = "cloudfront"
+    third_party = "third_party"
+
+
+class DdosProtection(str, Enum):
+    """How far protection against distributed denial-of-service attacks must go."""
+
+    edge = "edge"
+    advanced = "advanced"
 
 
 class ExistingSearch(str, Enum):
@@ -380,6 +394,12 @@ class Traffic(Section):
     idle_periods: bool | None = Field(
         None, description="Long stretches with little or no traffic (nights, dev/test)."
     )
+    route_by_location: bool | None = Field(
+        None,
+        description="Each user must be served from a Region chosen by where the user is "
+        "(data residency, content rights or local law), not by whichever Region answers "
+        "fastest.",
+    )
 
 
 class Data(Section):
@@ -446,6 +466,11 @@ class Data(Section):
         description="The data must be restorable to any second of a recent period (after a bad "
         "write, a faulty deployment or an accidental delete).",
     )
+    write_scale_out: bool | None = Field(
+        None,
+        description="Writes (or the data) outgrow what one primary database node can take, so "
+        "they must be spread across several nodes (sharding).",
+    )
 
 
 class Latency(Section):
@@ -475,6 +500,10 @@ class Availability(Section):
         None,
         description="Users in another Region need fast local reads of the same data, while "
         "writes stay in one Region.",
+    )
+    readable_standbys: bool | None = Field(
+        None,
+        description="The database's failover standbys must also serve reads (no idle standby).",
     )
 
 
@@ -511,6 +540,11 @@ class Recovery(Section):
         None,
         description="The primary Region is moved on purpose from time to time (Region rotation, "
         "drills, maintenance), with no data lost.",
+    )
+    restore_testing: bool | None = Field(
+        None,
+        description="Backups must be proven restorable on a schedule, with the time each restore "
+        "takes recorded (audit or recovery-time evidence).",
     )
 
 
@@ -580,6 +614,12 @@ class Messaging(Section):
     cross_account_consumers: bool | None = Field(
         None,
         description="Consumers in other AWS accounts receive the messages or read the stream.",
+    )
+    consumer_max_rps: NonNegative | None = Field(
+        None,
+        description="The most requests or messages per second the consumer or downstream "
+        "endpoint accepts (a partner's webhook, a licensed system, a legacy API); deliveries "
+        "beyond it must wait, not fail.",
     )
 
 
@@ -669,6 +709,11 @@ class Api(Section):
         description="Handlers would only forward the request to another AWS service (queue, "
         "table, workflow) with no business logic.",
     )
+    max_payload_mb: NonNegative | None = Field(
+        None,
+        description="Largest request or response body one API call carries, in MB (an upload, "
+        "a generated file).",
+    )
 
 
 class Operations(Section):
@@ -751,7 +796,8 @@ class Security(Section):
         description="Who outside the account's own workloads needs access to its AWS resources: "
         "third_party_account (a vendor's AWS account), external_ci (pipelines or workloads "
         "outside AWS with their own identity provider), end_user_devices (mobile or browser "
-        "apps calling AWS services directly), on_premises_servers.",
+        "apps calling AWS services directly), on_premises_servers, same_org_account (another "
+        "account of the same AWS Organization).",
     )
     encrypted_data_shared: bool | None = Field(
         None,
@@ -771,6 +817,18 @@ class Security(Section):
         None,
         description="End users sign in through an external identity provider: saml "
         "(a corporate directory), oidc or social (Google, Apple, Facebook ...).",
+    )
+    static_egress_ip: bool | None = Field(
+        None,
+        description="Outbound calls to outside services must leave from fixed public IP "
+        "addresses (a partner or vendor allowlists them).",
+    )
+    ddos_protection: DdosProtection | None = Field(
+        None,
+        description="Protection against distributed denial-of-service attacks: edge (network "
+        "and transport floods absorbed at the AWS edge, no extra subscription) or advanced "
+        "(also application-layer detection, a response team on call and protection of the bill "
+        "from attack scaling).",
     )
 
 
@@ -862,6 +920,11 @@ class Compute(Section):
         description="A synchronous downstream service fails for long periods; calls to it must "
         "fail fast while it is down and resume by themselves when it recovers.",
     )
+    startup_seconds: NonNegative | None = Field(
+        None,
+        description="Time a new instance, task or function environment needs after launch "
+        "before it can serve at full speed (boot, initialisation, warm-up), in seconds.",
+    )
 
 
 class Storage(Section):
@@ -909,6 +972,11 @@ class Storage(Section):
         description="How long reading back an archived object may take: milliseconds, minutes, "
         "hours or days.",
     )
+    posix_semantics: bool | None = Field(
+        None,
+        description="Applications need file-system behaviour: edits in place, renames, appends "
+        "and file locks.",
+    )
     copy_in_same_region: bool | None = Field(
         None,
         description="Objects must also be copied to another bucket or account in the same "
@@ -955,6 +1023,11 @@ class Deployment(Section):
     )
     instant_rollback: bool | None = Field(
         None, description="Rolling back must be a traffic switch, not a redeploy."
+    )
+    auto_rollback: bool | None = Field(
+        None,
+        description="A deployment that fails its health checks or alarms must stop and roll "
+        "back by itself, without an operator.",
     )
     iac_in_programming_language: bool | None = Field(
         None, description="The team wants to define infrastructure in a programming language."
@@ -1047,6 +1120,11 @@ class Existing(Section):
         None,
         description="The big-data cluster in place: emr or self_managed_hadoop (Hadoop or Spark "
         "the team runs on EC2 or on premises).",
+    )
+    cdn: ExistingCdn | None = Field(
+        None,
+        description="The content delivery network in front of the system today: cloudfront or "
+        "third_party (another provider's CDN).",
     )
 
 
