@@ -466,6 +466,16 @@ class Data(Section):
         description="The data must be restorable to any second of a recent period (after a bad "
         "write, a faulty deployment or an accidental delete).",
     )
+    precomputed_aggregates: bool | None = Field(
+        None,
+        description="Totals, counts or rankings over many items must be read at once, kept up "
+        "to date as items are written (no scans when they are read).",
+    )
+    event_sourced: bool | None = Field(
+        None,
+        description="State is kept as an append-only log of events from which any past state "
+        "can be rebuilt (event sourcing).",
+    )
     write_scale_out: bool | None = Field(
         None,
         description="Writes (or the data) outgrow what one primary database node can take, so "
@@ -615,6 +625,10 @@ class Messaging(Section):
         None,
         description="Consumers in other AWS accounts receive the messages or read the stream.",
     )
+    cross_region_consumers: bool | None = Field(
+        None,
+        description="Consumers in another AWS Region receive the messages or events.",
+    )
     consumer_max_rps: NonNegative | None = Field(
         None,
         description="The most requests or messages per second the consumer or downstream "
@@ -709,6 +723,20 @@ class Api(Section):
         description="Handlers would only forward the request to another AWS service (queue, "
         "table, workflow) with no business logic.",
     )
+    connection_minutes: NonNegative | None = Field(
+        None,
+        description="How long one client connection (WebSocket or TCP) stays open, in minutes.",
+    )
+    idle_seconds: NonNegative | None = Field(
+        None,
+        description="Longest silence between messages on an open client connection, in seconds.",
+    )
+    client_selects_target: bool | None = Field(
+        None,
+        description="The application itself decides which server and port each client "
+        "reaches (a game session, an assigned endpoint), and traffic must go to exactly that "
+        "one, not to one a load balancer picks.",
+    )
     max_payload_mb: NonNegative | None = Field(
         None,
         description="Largest request or response body one API call carries, in MB (an upload, "
@@ -745,6 +773,11 @@ class Operations(Section):
         None,
         description="Operating-system patches must be applied on a schedule and patch compliance "
         "reported for audit.",
+    )
+    notify_people: bool | None = Field(
+        None,
+        description="People must be notified (email, SMS, chat or paging) when the system "
+        "detects a condition: an anomaly, a threshold crossed, a failed job.",
     )
     backlog_alarms: bool | None = Field(
         None,
@@ -818,6 +851,11 @@ class Security(Section):
         description="End users sign in through an external identity provider: saml "
         "(a corporate directory), oidc or social (Google, Apple, Facebook ...).",
     )
+    field_level_encryption: bool | None = Field(
+        None,
+        description="Specific fields that users submit (card numbers, identity numbers) must be "
+        "encrypted as they enter, so that only the one service that needs them can read them.",
+    )
     static_egress_ip: bool | None = Field(
         None,
         description="Outbound calls to outside services must leave from fixed public IP "
@@ -858,6 +896,24 @@ class Analytics(Section):
     )
     search: bool | None = Field(
         None, description="Full-text search or log analytics over the data."
+    )
+    data_quality_checks: bool | None = Field(
+        None,
+        description="Data must pass declared quality rules (completeness, ranges, uniqueness) "
+        "before it is published; batches that fail are stopped or quarantined.",
+    )
+    concurrent_users: NonNegative | None = Field(
+        None,
+        description="Analysts or dashboard users querying at the same time at peak.",
+    )
+    query_cost_limit: bool | None = Field(
+        None,
+        description="The data a query scans, or what a team's queries cost, must be capped.",
+    )
+    repeated_queries: bool | None = Field(
+        None,
+        description="Dashboards and reports run the same expensive queries over and over, and "
+        "their results may lag the data by minutes or more.",
     )
 
 
@@ -1167,6 +1223,12 @@ class Constraints(Section):
         None,
         description="The database engine and schema must stay as they are (no conversion to "
         "another engine or data model).",
+    )
+    incremental_migration: bool | None = Field(
+        None,
+        description="The system moves to its new design piece by piece (route by route or "
+        "feature by feature) behind one stable address, while the old system keeps serving "
+        "what has not moved yet (strangler fig).",
     )
     must_use: list[ComponentChoice] | None = Field(
         None, max_length=50,
