@@ -114,6 +114,22 @@ def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
     assert "requirements.yaml:3: malformed YAML" in result.stderr
 
 
+def test_json_escapes_of_characters_beyond_the_basic_plane_are_read(tmp_path: Path) -> None:
+    # json.dumps writes U+1F6A2 as a surrogate pair, which YAML's parser refuses on its own.
+    source = tmp_path / "requirements.json"
+    source.write_text(json.dumps({"workload": {"name": "Ship \U0001F6A2 \\ud83d tracker"}}),
+                      encoding="utf-8")
+    result = advisor("recommend", str(source), "--format", "json", "--no-sensitivity")
+    assert result.returncode == 0, result.stderr
+    # The emoji is read as one character; an escaped backslash before "ud83d" stays literal.
+    assert json.loads(result.stdout)["title"] == "Ship \U0001F6A2 \\ud83d tracker"
+    lone = tmp_path / "lone.json"
+    lone.write_text('{"workload": {"name": "half \\ud83d"}}', encoding="utf-8")
+    result = advisor("recommend", str(lone))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "lone.json:1: malformed YAML" in result.stderr
+
+
 def test_not_a_mapping_is_rejected(tmp_path: Path) -> None:
     result, out = _bad_input(tmp_path, "- just\n- a list\n")
     _assert_clean_failure(result, out)
