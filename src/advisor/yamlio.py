@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,8 +59,35 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
             _walk(item, child_path, lines)
 
 
+# A JSON escape pair for one character beyond the Basic Multilingual Plane ("\ud83d\ude00"), or an
+# escaped backslash, which must be skipped so that "\\ud83d" stays literal text.
+_SURROGATE_PAIR = re.compile(
+    r"\\(\\|u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2}))")
+
+
+def _joined_surrogates(match: re.Match[str]) -> str:
+    if match.group(2) is None:
+        return match.group(0)
+    high, low = int(match.group(2), 16), int(match.group(3), 16)
+    return f"\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08X}"
+
+
+def _yaml_escapes(text: str) -> str:
+    """JSON text with surrogate-pair escapes written as YAML's 8-digit escapes: YAML reads JSON,
+    but its parser refuses each half of a pair ("invalid Unicode character escape code"). Only
+    text that is valid JSON is rewritten, where every backslash is inside a string."""
+    if "\\u" not in text or _SURROGATE_PAIR.search(text) is None:
+        return text
+    try:
+        json.loads(text)
+    except ValueError:
+        return text
+    return _SURROGATE_PAIR.sub(_joined_surrogates, text)
+
+
 def parse_yaml(text: str) -> LocatedDocument:
     """Parse one YAML document safely, rejecting duplicate keys, recording lines."""
+    text = _yaml_escapes(text)
     try:
         node = yaml.compose(text, Loader=_LOADER)
         data = yaml.constructor.SafeConstructor().construct_document(node) if node else None
