@@ -528,9 +528,9 @@ def _constraint_conflict(catalog: Catalog, prepared: _Prepared, references: _Ref
             # The part stays in the slot of a keeping rule that was decided elsewhere.
             kept_label = next(
                 (catalog.components[firing.component or ""].label
-                 for slot, fired in sorted(by_slot.items()) for firing in fired
+                 for placed, fired in sorted(by_slot.items()) for firing in fired
                  if prepared.keeps.get(firing.rule_id) == subject
-                 and decisions.get(slot) == firing.component),
+                 and decisions.get(placed) == firing.component),
                 subject)
         side = [*prepared.evidence_for(winner.rule_id, winner.matched),
                 _constraint_evidence(catalog, "constraints.keep", subject)]

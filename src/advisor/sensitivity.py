@@ -239,7 +239,7 @@ class _Search:
                 continue
             seen.add(key)
             winner = self._winner(ranked, self._known_after(candidate),
-                                  self._changed_facts(candidate))
+                                  self.changed_facts(candidate))
             if winner is not None and _component(winner) != component:
                 yield candidate, _component(winner), winner.id
 
@@ -273,9 +273,6 @@ class _Search:
     def changed_facts(self, candidate: _Candidate) -> frozenset[str]:
         """The facts a candidate changes: its requirement fields and the facts derived from
         them."""
-        return self._changed_facts(candidate)
-
-    def _changed_facts(self, candidate: _Candidate) -> frozenset[str]:
         fields = {field for field, _ in candidate.changes}
         return frozenset(fields.union(
             derived for derived, inputs in self.derived_inputs.items()
@@ -515,7 +512,7 @@ class _Search:
             # No derived fact reads the changed fields: apply them to what is known already.
             found = _applied(self.known, candidate.changes)
         self._after[candidate.changes] = found
-        self._changed_of[id(found)] = self._changed_facts(candidate)
+        self._changed_of[id(found)] = self.changed_facts(candidate)
         return found
 
     @staticmethod
