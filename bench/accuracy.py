@@ -61,7 +61,7 @@ class Question(BaseModel):
     # When it was written: 1 the first set, before any rule read the new inputs; 2 replacements
     # for exposed holdout questions; 3 written before the second round of rule changes; 4 before
     # the third.
-    batch: int = Field(default=1, ge=1, le=9)
+    batch: int = Field(default=1, ge=1, le=99)
     category: Category
     brownfield: bool
     source: str = Field(pattern=r"^https://(docs|aws|repost|d1\.awsstatic)\.")
