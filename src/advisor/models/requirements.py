@@ -160,6 +160,14 @@ class OrderingScope(str, Enum):
     global_ = "global"
 
 
+class ClientCredentials(str, Enum):
+    """What the clients of a broker or stream can authenticate with."""
+
+    aws_iam = "aws_iam"
+    client_certificates = "client_certificates"
+    username_password = "username_password"
+
+
 class FailoverInitiation(str, Enum):
     automatic = "automatic"
     operator = "operator"
@@ -603,6 +611,19 @@ class Messaging(Section):
         None,
         description="Work runs as several coordinated steps with retries, branches or waits.",
     )
+    central_coordinator: bool | None = Field(
+        None,
+        description="A workflow that spans several services has one central coordinator that "
+        "tells each service what to do (true: orchestration), or must have none, each service "
+        "reacting to the others' events (false: choreography).",
+    )
+    client_credentials: ClientCredentials | None = Field(
+        None,
+        description="What the producers and consumers of a broker or stream that run outside "
+        "the account can authenticate with: aws_iam (IAM roles or AWS credentials), "
+        "client_certificates (TLS certificates from a private CA) or username_password (a "
+        "Kafka or broker user name and password, no AWS credentials).",
+    )
     saas_events: bool | None = Field(
         None, description="Events come from SaaS applications or must reach them."
     )
@@ -768,6 +789,12 @@ class Operations(Section):
     shell_access: bool | None = Field(
         None,
         description="Operators need interactive shell or command access to the instances.",
+    )
+    desktop_private_access: bool | None = Field(
+        None,
+        description="People must reach private resources (a database in private subnets, an "
+        "instance's port) from their own computers with their usual tools (SQL clients, "
+        "admin consoles), without opening inbound ports to them.",
     )
     patch_compliance: bool | None = Field(
         None,
