@@ -59,8 +59,8 @@ class Question(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     # When it was written: 1 the first set, before any rule read the new inputs; 2 replacements
-    # for exposed holdout questions; 3 written before the second round of rule changes; 4 before
-    # the third.
+    # for exposed holdout questions; every later batch before the round of rule changes that
+    # follows it (docs/accuracy.md lists which). The holdout is reported per batch.
     batch: int = Field(default=1, ge=1, le=99)
     category: Category
     brownfield: bool
