@@ -224,6 +224,13 @@ class ExistingPart(str, Enum):
     stream_processing = "stream_processing"
     big_data = "big_data"
     cdn = "cdn"
+    workflow = "workflow"
+
+
+class ExistingWorkflow(str, Enum):
+    step_functions_standard = "step_functions_standard"
+    step_functions_express = "step_functions_express"
+    orchestrating_function = "orchestrating_function"
 
 
 class ExistingWarehouse(str, Enum):
@@ -270,6 +277,8 @@ class ExistingDatastore(str, Enum):
     documentdb = "documentdb"
     keyspaces = "keyspaces"
     neptune = "neptune"
+    memorydb = "memorydb"
+    timestream_influxdb = "timestream_influxdb"
     self_managed_on_ec2 = "self_managed_on_ec2"
     on_premises = "on_premises"
 
@@ -329,6 +338,7 @@ class ExistingMessaging(str, Enum):
     eventbridge = "eventbridge"
     kinesis = "kinesis"
     msk = "msk"
+    msk_serverless = "msk_serverless"
     amazon_mq = "amazon_mq"
     self_managed_broker = "self_managed_broker"
     self_managed_kafka = "self_managed_kafka"
@@ -337,6 +347,8 @@ class ExistingMessaging(str, Enum):
 class ExistingCache(str, Enum):
     elasticache_redis = "elasticache_redis"
     elasticache_memcached = "elasticache_memcached"
+    elasticache_serverless = "elasticache_serverless"
+    elasticache_serverless_memcached = "elasticache_serverless_memcached"
     dax = "dax"
     self_managed_on_ec2 = "self_managed_on_ec2"
 
@@ -1143,7 +1155,8 @@ class Existing(Section):
     datastore: ExistingDatastore | None = Field(
         None,
         description="The database in place: rds, aurora, dynamodb, documentdb, keyspaces, "
-        "neptune, self_managed_on_ec2 (a database installed on EC2 instances) or on_premises.",
+        "neptune, memorydb, timestream_influxdb (Amazon Timestream for InfluxDB), "
+        "self_managed_on_ec2 (a database installed on EC2 instances) or on_premises.",
     )
     datastore_engine: DatabaseEngine | None = Field(
         None, description="The engine of the database in place."
@@ -1171,12 +1184,16 @@ class Existing(Section):
     messaging: ExistingMessaging | None = Field(
         None,
         description="The queue, topic, bus, stream or broker in place: sqs, sqs_fifo, sns, "
-        "eventbridge, kinesis, msk, amazon_mq, self_managed_broker (ActiveMQ or RabbitMQ you "
-        "run) or self_managed_kafka.",
+        "eventbridge, kinesis, msk (a provisioned MSK cluster), msk_serverless (an MSK "
+        "Serverless cluster), amazon_mq, self_managed_broker (ActiveMQ or RabbitMQ you run) or "
+        "self_managed_kafka.",
     )
     cache: ExistingCache | None = Field(
         None,
-        description="The cache in place: elasticache_redis, elasticache_memcached, dax or "
+        description="The cache in place: elasticache_redis (a node-based cluster running Valkey "
+        "or Redis OSS), elasticache_memcached (a node-based Memcached cluster), "
+        "elasticache_serverless (ElastiCache Serverless for Valkey or Redis OSS), "
+        "elasticache_serverless_memcached (ElastiCache Serverless for Memcached), dax or "
         "self_managed_on_ec2.",
     )
     warehouse: ExistingWarehouse | None = Field(
@@ -1209,6 +1226,13 @@ class Existing(Section):
         description="The content delivery network in front of the system today: cloudfront or "
         "third_party (another provider's CDN).",
     )
+    workflow: ExistingWorkflow | None = Field(
+        None,
+        description="What runs multi-step work today: step_functions_standard (a Step Functions "
+        "Standard workflow), step_functions_express (a Step Functions Express workflow) or "
+        "orchestrating_function (a function or service of the team's own that calls each step "
+        "and waits for it).",
+    )
 
 
 ComponentId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -1231,7 +1255,8 @@ class Constraints(Section):
         None,
         description="Parts of the existing system that must stay as they are (each must be "
         "named in `existing`): datastore, compute, front_door, object_storage, file_storage, "
-        "messaging, cache.",
+        "messaging, cache, warehouse, search, stream_delivery, stream_processing, big_data, cdn, "
+        "workflow.",
     )
     replaceable: list[ExistingPart] | None = Field(
         None,
