@@ -4,6 +4,7 @@ organisation requires or forbids."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from advisor.catalog import Catalog
+from advisor.design_doc import design_doc
 from advisor.diagram import architecture_svg
 from advisor.inputs import InputError, parse_requirements
 from advisor.models.report import Decision, Report
@@ -88,6 +90,39 @@ def test_a_kept_part_stays_and_the_rule_against_it_is_a_conflict(durable: Adviso
     assert "| 1 | `existing.datastore` | dynamodb | Amazon DynamoDB |" in section
     assert "| 2 | `data.needs_joins` | true |" in section
     assert "**Way out:**" in section and "constraints.replaceable" in section
+
+
+_OUTWEIGHED = re.compile(r"proposed \*\*[^*]+\*\* \(priority (\d+)(.*?)\): ")
+
+
+def _outweighed(markdown: str) -> list[tuple[int, str]]:
+    return [(int(number), rest) for number, rest in _OUTWEIGHED.findall(markdown)]
+
+
+def test_an_outweighed_rule_says_truly_why_it_lost(durable: Advisor) -> None:
+    # A kept part wins against a rule of higher priority: the report must not claim the
+    # winner had the higher priority.
+    kept = render_markdown(_report(durable, {
+        "workload": {"kind": "event_processing"},
+        "existing": {"compute": "lambda", "workflow": "orchestrating_function"},
+        "constraints": {"keep": ["workflow"]},
+        "messaging": {"multi_step_workflow": True, "async_processing": True}}))
+    assert (70, " > 20, outranked by the constraints") in _outweighed(kept)
+    # Equal priorities are settled by rule id (ranking.py), which the report names.
+    tie = render_markdown(_report(durable, {
+        "storage": {"kind": "object"},
+        "security": {"key_control": "customer_provided", "encrypted_data_shared": True}}))
+    assert any(rest.startswith(", equal: the rule id first in order")
+               for _, rest in _outweighed(tie)), tie
+    # The design document words it the same way.
+    assert "outweighed (priority 70, equal: the rule id first in order, `SEC-017`, decides)" in (
+        design_doc(_report(durable, {
+            "storage": {"kind": "object"},
+            "security": {"key_control": "customer_provided", "encrypted_data_shared": True}})))
+    for markdown in (kept, tie):
+        for number, rest in _outweighed(markdown):
+            if rest.startswith(" < "):
+                assert number < int(rest[3:])
 
 
 def test_without_keep_a_documented_reason_replaces_the_existing_part(durable: Advisor) -> None:
