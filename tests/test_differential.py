@@ -88,8 +88,13 @@ def test_backends_agree_on_seeded_random_profiles(
     for _ in range(300):
         compared += _same(parse_requirements(
             random_requirements(rng, catalog, rng.choice([0.3, 0.6, 0.9]))), all_backends)
-    # Every profile is compared with durable, and most also with durable unfiltered.
-    assert compared > 300 + 200
+    # Dense profiles collect more decision facts than durable unfiltered takes, and every new
+    # input adds facts; sparse profiles keep that variant compared on enough of them.
+    for _ in range(100):
+        compared += _same(parse_requirements(random_requirements(rng, catalog, 0.3)),
+                          all_backends)
+    # Every profile is compared with durable, and at least 250 also with durable unfiltered.
+    assert compared > 400 + 250
 
 
 def _field_strategy(name: str, thresholds: dict[str, list[float]]) -> st.SearchStrategy[Any]:

@@ -858,6 +858,12 @@ class Security(Section):
         description="Workloads must have no route to or from the internet (no internet or NAT "
         "gateway); AWS services are reached privately.",
     )
+    no_public_endpoints: bool | None = Field(
+        None,
+        description="No load balancer, instance or other resource the system runs may have a "
+        "public IP address or a publicly reachable endpoint (a network-perimeter rule); unlike "
+        "no_internet_egress, internet clients may still be served.",
+    )
     inline_inspection: bool | None = Field(
         None,
         description="Traffic must pass through third-party virtual appliances (firewalls, "
