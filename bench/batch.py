@@ -27,7 +27,7 @@ from advisor.cli_common import write_atomically
 from advisor.paths import rules_dir
 from advisor.pipeline import Advisor
 from advisor.render import render
-from advisor.sampling import random_requirements
+from advisor.sampling import random_profiles
 
 
 def write_profiles(path: Path, count: int, seed: int) -> None:
@@ -35,8 +35,7 @@ def write_profiles(path: Path, count: int, seed: int) -> None:
     catalog = load_catalog(rules_dir())
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8") as stream:
-        for _ in range(count):
-            document = random_requirements(rng, catalog, rng.choice([0.3, 0.6, 0.9]))
+        for document in random_profiles(rng, catalog, count):
             stream.write(json.dumps(document, sort_keys=True) + "\n")
 
 

@@ -26,7 +26,7 @@ from advisor.paths import rules_dir
 from advisor.pipeline import Advisor
 from advisor.ranking import choose_winners
 from advisor.render import render_markdown
-from advisor.sampling import random_requirements
+from advisor.sampling import random_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,8 +49,7 @@ def main() -> int:
 
     catalog = load_catalog(rules_dir())
     rng = random.Random(7)
-    documents = [random_requirements(rng, catalog, rng.choice([0.3, 0.6, 0.9]))
-                 for _ in range(args.profiles)]
+    documents = list(random_profiles(rng, catalog, args.profiles))
     requirements = [parse_requirements(document) for document in documents]
     facts = [build_facts(item) for item in requirements]
     advisors = {name: Advisor(engine=name, catalog=catalog) for name in ("durable", "python")}

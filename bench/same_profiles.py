@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 
 from advisor.catalog import load_catalog
-from advisor.inputs import parse_requirements
+from advisor.inputs import InputError, parse_requirements
 from advisor.paths import rules_dir
 from advisor.pipeline import Advisor
 from advisor.render import render_markdown
-from advisor.sampling import random_requirements
+from advisor.sampling import random_profiles
 
 
 def main() -> int:
@@ -40,13 +40,22 @@ def main() -> int:
     catalog = load_catalog(rules_dir())
     if args.write:
         rng = random.Random(7)
-        documents = [random_requirements(rng, catalog, rng.choice([0.3, 0.6, 0.9]))
-                     for _ in range(args.profiles)]
+        documents = list(random_profiles(rng, catalog, args.profiles))
         args.file.write_text(json.dumps(documents), encoding="utf-8")
         print(f"{len(documents)} profiles written to {args.file}")
         return 0
-    documents = json.loads(args.file.read_text(encoding="utf-8"))
-    requirements = [parse_requirements(document) for document in documents]
+    try:
+        documents = json.loads(args.file.read_text(encoding="utf-8"))
+        if not isinstance(documents, list):
+            raise ValueError("expected a JSON list of requirement documents")
+        requirements = [parse_requirements(document, f"{args.file}[{index}]")
+                        for index, document in enumerate(documents)]
+    except InputError as error:
+        print("\n".join(error.problems), file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as error:  # ValueError covers malformed JSON
+        print(f"{args.file}: {error}", file=sys.stderr)
+        return 2
     advisor = Advisor(engine=args.engine, catalog=catalog)
     for item in requirements[:100]:  # warm-up: templates compiled, shared pieces cached
         render_markdown(advisor.recommend(item))

@@ -21,6 +21,7 @@ from advisor.sampling import (
     consistent,
     max_match_requirements,
     numeric_thresholds,
+    random_profiles,
     random_requirements,
 )
 from support import example_files
@@ -85,9 +86,8 @@ def test_backends_agree_on_seeded_random_profiles(
 ) -> None:
     rng = random.Random(20261123)
     compared = 0
-    for _ in range(300):
-        compared += _same(parse_requirements(
-            random_requirements(rng, catalog, rng.choice([0.3, 0.6, 0.9]))), all_backends)
+    for document in random_profiles(rng, catalog, 300):
+        compared += _same(parse_requirements(document), all_backends)
     # Dense profiles collect more decision facts than durable unfiltered takes, and every new
     # input adds facts; sparse profiles keep that variant compared on enough of them.
     for _ in range(100):

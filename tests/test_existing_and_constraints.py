@@ -109,16 +109,15 @@ def test_an_outweighed_rule_says_truly_why_it_lost(durable: Advisor) -> None:
         "messaging": {"multi_step_workflow": True, "async_processing": True}}))
     assert (70, " > 20, outranked by the constraints") in _outweighed(kept)
     # Equal priorities are settled by rule id (ranking.py), which the report names.
-    tie = render_markdown(_report(durable, {
+    tied = _report(durable, {
         "storage": {"kind": "object"},
-        "security": {"key_control": "customer_provided", "encrypted_data_shared": True}}))
+        "security": {"key_control": "customer_provided", "encrypted_data_shared": True}})
+    tie = render_markdown(tied)
     assert any(rest.startswith(", equal: the rule id first in order")
                for _, rest in _outweighed(tie)), tie
     # The design document words it the same way.
-    assert "outweighed (priority 70, equal: the rule id first in order, `SEC-017`, decides)" in (
-        design_doc(_report(durable, {
-            "storage": {"kind": "object"},
-            "security": {"key_control": "customer_provided", "encrypted_data_shared": True}})))
+    assert ("outweighed (priority 70, equal: the rule id first in order, `SEC-017`, decides)"
+            in design_doc(tied))
     for markdown in (kept, tie):
         for number, rest in _outweighed(markdown):
             if rest.startswith(" < "):

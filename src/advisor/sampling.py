@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from advisor.catalog import Catalog
@@ -62,6 +63,17 @@ def _value(rng: random.Random, spec: FactSpec, thresholds: list[float]) -> Any:
     if spec.type == "set":
         return sorted(rng.sample(spec.values, rng.randint(0, min(2, len(spec.values)))))
     return _number(rng, spec, thresholds)
+
+
+# How many of the fields a generated profile gives, drawn per profile: sparse, half, nearly all.
+PROFILE_DENSITIES = (0.3, 0.6, 0.9)
+
+
+def random_profiles(rng: random.Random, catalog: Catalog, count: int) -> Iterator[dict[str, Any]]:
+    """``count`` random requirements documents, each giving a share of the fields drawn from
+    ``PROFILE_DENSITIES`` (the benchmarks' and the differential test's mix)."""
+    for _ in range(count):
+        yield random_requirements(rng, catalog, rng.choice(PROFILE_DENSITIES))
 
 
 def random_requirements(rng: random.Random, catalog: Catalog,
