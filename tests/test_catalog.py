@@ -34,6 +34,7 @@ def test_rule_files_are_named_for_their_id_and_area(catalog: Catalog) -> None:
 def test_every_registered_component_and_source_is_used(catalog: Catalog) -> None:
     used_sources = {c.source for rule in catalog.rules for c in rule.citations}
     used_sources |= {c.source for pillar in catalog.pillars.values() for c in pillar.citations}
+    used_sources |= {c.source for item in catalog.invariants.values() for c in item.citations}
     unused = sorted(set(catalog.sources) - used_sources)
     assert not unused, f"sources nobody cites: {unused}"
     used_components = {rule.recommend.component for rule in catalog.rules if rule.recommend}

@@ -58,7 +58,7 @@ def test_no_conflicts_section_when_requirements_agree(durable: Advisor) -> None:
     report = durable.recommend(parse_requirements(
         {"data": {"consistency": "eventual"}, "availability": {"active_active": True,
                                                               "multi_region": True}}))
-    assert report.conflicts == []
+    assert report.conflicts == ()
     assert "## Conflicts" not in render_markdown(report)
 
 

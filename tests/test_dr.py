@@ -77,7 +77,7 @@ def test_budget_below_the_objectives_is_a_conflict(durable: Advisor) -> None:
     # The design still follows the objective; the conflict asks the business to choose.
     assert _dr(report).component == "dr_multi_site_active_active"
     affordable = _report(durable, 240, 60, budget_allows="backup_restore")
-    assert affordable.conflicts == []
+    assert affordable.conflicts == ()
 
 
 def _slots(report: Report) -> dict[str, str]:

@@ -51,9 +51,9 @@ def _no_decisions(firings: Sequence[Firing], decided: Mapping[str, str]) -> dict
 @pytest.mark.parametrize("engine", ENGINES)
 def test_no_matching_rule_gives_an_empty_result(advisors: dict[str, Advisor], engine: str) -> None:
     report = advisors[engine].recommend(parse_requirements({}))
-    assert report.trace == []
-    assert report.decisions == []
-    assert report.graph.nodes == []
+    assert report.trace == ()
+    assert report.decisions == ()
+    assert report.graph.nodes == ()
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -66,7 +66,7 @@ def test_example_graph_contains_the_seed_scenario(durable: Advisor, name: str) -
         assert graph.has_node(source) and nx.has_path(graph, source, target), (
             f"no path {source} -> {target}"
         )
-    assert report.graph.checks.unreachable == []
+    assert report.graph.checks.unreachable == ()
     warned = {item.rule_id for item in report.warnings}
     warned |= {item.rule_id for item in report.capacity if item.findings}
     for rule_id in SCENARIOS[name].get("warnings", []):

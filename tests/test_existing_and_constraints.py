@@ -70,7 +70,7 @@ def test_nothing_existing_draws_nothing_dashed(durable: Advisor) -> None:
     assert not any(node.existing for node in report.graph.nodes)
     assert "classDef existing" not in report.graph.mermaid
     assert "Dashed boxes" not in render_markdown(report)
-    assert report.constraints == [] and report.constraint_conflicts == []
+    assert report.constraints == () and report.constraint_conflicts == ()
 
 
 def test_a_kept_part_stays_and_the_rule_against_it_is_a_conflict(durable: Advisor) -> None:
@@ -82,7 +82,7 @@ def test_a_kept_part_stays_and_the_rule_against_it_is_a_conflict(durable: Adviso
     assert (conflict.kind, conflict.subject, conflict.rule_id, conflict.wants) == (
         "keep", "datastore", "DATA-001", "aurora")
     assert [(item.fact, item.value) for item in conflict.constraint_evidence] == [
-        ("existing.datastore", "dynamodb"), ("constraints.keep", ["datastore"])]
+        ("existing.datastore", "dynamodb"), ("constraints.keep", ("datastore",))]
     assert {item.fact for item in conflict.evidence} >= {"data.needs_joins"}
     assert conflict.citations
     section = render_markdown(report).split("## Conflicts", 1)[1].split("\n## ", 1)[0]
@@ -130,10 +130,10 @@ def test_without_keep_a_documented_reason_replaces_the_existing_part(durable: Ad
     assert (decision.component, decision.existing) == ("aurora", False)
     replaced = next(item for item in decision.alternatives if item.component == "dynamodb")
     assert replaced.constraint == "existing" and replaced.rule_id == "DATA-001"
-    assert report.constraint_conflicts == []
+    assert report.constraint_conflicts == ()
     (outcome,) = report.constraints
     assert (outcome.kind, outcome.status, outcome.chosen) == (
-        "existing", "replaced", ["Amazon Aurora (MySQL/PostgreSQL-compatible)"])
+        "existing", "replaced", ("Amazon Aurora (MySQL/PostgreSQL-compatible)",))
     assert "- **Amazon DynamoDB** (already in place, not kept): DynamoDB is a key-value" in (
         render_markdown(report))
 
@@ -154,7 +154,7 @@ def test_a_replaceable_part_gives_way_to_any_proposal(durable: Advisor) -> None:
     assert report.constraints[0].kind == "replaceable"
     assert report.constraints[0].status == "replaced"
     # Giving way is what replaceable asks for: nothing was demanded, so nothing conflicts.
-    assert report.constraint_conflicts == []
+    assert report.constraint_conflicts == ()
     assert "constraints.must_use" not in render_markdown(report)
 
 
@@ -181,7 +181,7 @@ def test_must_not_use_takes_the_next_alternative_and_says_why(durable: Advisor) 
     assert f"ruled out by your constraints (`constraints.must_not_use`): {reason}" in (
         render_markdown(report))
     outcome = next(item for item in report.constraints if item.kind == "must_not_use")
-    assert (outcome.status, outcome.slots) == ("excluded", ["front_door"])
+    assert (outcome.status, outcome.slots) == ("excluded", ("front_door",))
     assert all(decision.component != "api_gateway_rest" for decision in report.decisions)
 
 
@@ -192,7 +192,7 @@ def test_a_slot_whose_only_proposals_are_forbidden_is_undecided(durable: Advisor
     report = _report(durable, document)
     assert all(decision.component != "lambda" for decision in report.decisions)
     undecided = next(item for item in report.undecided if item.slot == "app_compute")
-    assert undecided.excluded == ["AWS Lambda functions"]
+    assert undecided.excluded == ("AWS Lambda functions",)
     assert "ruled out by `constraints.must_not_use`: AWS Lambda functions" in render_markdown(
         report)
 
@@ -306,7 +306,7 @@ def test_a_kept_part_outranks_a_required_component(durable: Advisor) -> None:
     decision = _decision(report, "front_door")
     assert (decision.component, decision.existing) == ("alb", True)
     outcome = next(item for item in report.constraints if item.kind == "must_use")
-    assert (outcome.status, outcome.slots) == ("outranked", ["front_door"])
+    assert (outcome.status, outcome.slots) == ("outranked", ("front_door",))
     assert "which a part kept by `constraints.keep` holds" in render_markdown(report)
 
 
@@ -403,7 +403,7 @@ def test_an_internal_alb_kept_behind_a_new_api_is_drawn_between_them(durable: Ad
     assert ("internal_load_balancer", "app_compute") in edges
     # The API reaches the tasks only through the load balancer's VPC link.
     assert ("front_door", "app_compute") not in edges
-    assert report.graph.checks.unreachable == []
+    assert report.graph.checks.unreachable == ()
 
 
 def test_a_kept_internal_alb_moves_behind_a_new_api_without_a_conflict(
@@ -418,7 +418,7 @@ def test_a_kept_internal_alb_moves_behind_a_new_api_without_a_conflict(
     assert _decision(report, "front_door").component == "api_gateway_http"
     behind = _decision(report, "internal_load_balancer")
     assert (behind.component, behind.existing) == ("alb_internal", True)
-    assert report.constraint_conflicts == []
+    assert report.constraint_conflicts == ()
     outcome = next(item for item in report.constraints if item.subject == "front_door")
     assert (outcome.kind, outcome.status) == ("keep", "kept")
     # Callers inside the VPC only: the kept ALB stays the front door.

@@ -143,3 +143,47 @@ def test_each_clause_is_necessary(
         assert rule_id not in fired, (
             f"{engine_name}: {rule_id} still fires with clause {index} ({clause.fact}) false"
         )
+
+
+_THRESHOLD_OPERATORS = (Operator.gt, Operator.gte, Operator.lt, Operator.lte)
+
+
+def _step(spec: FactSpec) -> float:
+    """The smallest move a threshold is pinned against: 1 on a whole-number fact, else 0.01."""
+    return 1 if spec.integer else 0.01
+
+
+def _threshold_cases() -> list[Any]:
+    return [pytest.param(rule.id, index, id=f"{rule.id}-{index}-{clause.fact}")
+            for rule in _CATALOG.rules for index, clause in enumerate(rule.when)
+            if clause.operator in _THRESHOLD_OPERATORS
+            and not clause.fact.startswith(DECISION_PREFIX)]
+
+
+@pytest.mark.parametrize(("rule_id", "index"), _threshold_cases())
+def test_every_threshold_has_examples_one_step_either_side(rule_id: str, index: int) -> None:
+    """A moved threshold must fail a test: the rule's own examples hold a value that fires at
+    the threshold's edge and one a step past it that does not (and test_example_behaves_as_
+    declared runs them)."""
+    rule = _CATALOG.rule(rule_id)
+    clause = rule.when[index]
+    threshold, step = clause.operand, _step(_CATALOG.facts[clause.fact])
+    inside = {Operator.gt: threshold + step, Operator.gte: threshold,
+              Operator.lt: threshold - step, Operator.lte: threshold}[clause.operator]
+    outside = {Operator.gt: threshold, Operator.gte: threshold - step,
+               Operator.lt: threshold, Operator.lte: threshold + step}[clause.operator]
+
+    def values(outcome: str) -> list[float]:
+        found = []
+        for example in getattr(rule.examples, outcome):
+            value = build_facts(parse_requirements(example.requirements)).get(clause.fact)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found.append(value)
+        return found
+
+    assert any(abs(value - inside) < 1e-9 for value in values("fires")), (
+        f"{rule_id}: no 'fires' example with {clause.fact} = {inside} "
+        f"({clause.operator.value} {threshold})")
+    assert any(abs(value - outside) < 1e-9 for value in values("silent")), (
+        f"{rule_id}: no 'silent' example with {clause.fact} = {outside} "
+        f"({clause.operator.value} {threshold})")

@@ -27,6 +27,7 @@ from advisor.models.rule import (
     Clause,
     Component,
     ComponentCategory,
+    Invariant,
     Operator,
     Pillar,
     Rule,
@@ -38,7 +39,7 @@ from advisor.yamlio import LocatedDocument, Path_, YamlError, parse_yaml
 ClauseTuple = tuple[str, Operator, Any]
 REGISTRY_FILES = ("_areas.yaml", "_components.yaml", "_slots.yaml", "_sources.yaml")
 # Registries a rule set may leave out (it then cannot use what they define).
-OPTIONAL_REGISTRY_FILES = ("_pillars.yaml",)
+OPTIONAL_REGISTRY_FILES = ("_pillars.yaml", "_invariants.yaml")
 DECISION_PREFIX = "decision."
 # Decisions may build on decisions; deeper chains than this are a modelling error.
 MAX_CHAIN_DEPTH = 8
@@ -85,6 +86,7 @@ class Catalog:
     slot_levels: dict[str, int] = field(default_factory=dict)
     pillars: dict[str, Pillar] = field(default_factory=dict)
     formulas: dict[str, Formula] = field(default_factory=dict)
+    invariants: dict[str, Invariant] = field(default_factory=dict)
     _by_id: dict[str, Rule] = field(init=False, repr=False, compare=False)
     _clauses: dict[str, tuple[ClauseTuple, ...]] = field(init=False, repr=False, compare=False)
     _by_slot: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
@@ -445,6 +447,51 @@ def _purpose_problems(
     return problems
 
 
+def _invariant_problems(
+    root: Path, invariants: dict[str, Invariant], components: dict[str, Component],
+    slots: dict[str, Slot], sources: dict[str, Source], fact_specs: dict[str, FactSpec],
+) -> list[LoadProblem]:
+    """Names in the invariants that the rest of the knowledge base does not define."""
+    path = root / "_invariants.yaml"
+    file = _location(path, root)
+    found: list[tuple[Path_, str, str, str, str]] = []
+    for index, invariant in enumerate(invariants.values()):
+        for position, clause in enumerate(invariant.when):
+            where: Path_ = ("invariants", index, "when", position)
+            if clause.fact.startswith(DECISION_PREFIX):
+                found.append((where, invariant.id, f"when[{position}].fact",
+                              "an invariant applies on requirements, not on decisions",
+                              "test a requirement fact"))
+                continue
+            for suffix, problem, hint in clause_problems(clause, fact_specs):
+                found.append((where, invariant.id, f"when[{position}].{suffix}", problem, hint))
+        for name in ("components", "from_components", "to_components"):
+            for position, component in enumerate(getattr(invariant, name)):
+                if component not in components:
+                    found.append((("invariants", index, name, position), invariant.id,
+                                  f"{name}[{position}]", f"unknown component '{component}'",
+                                  _suggest(component, components)
+                                  or "define it in rules/_components.yaml"))
+        for position, slot in enumerate(invariant.slots):
+            if slot not in slots:
+                found.append((("invariants", index, "slots", position), invariant.id,
+                              f"slots[{position}]", f"unknown slot '{slot}'",
+                              _suggest(slot, slots) or "define it in rules/_slots.yaml"))
+        for position, citation in enumerate(invariant.citations):
+            if citation.source not in sources:
+                found.append((("invariants", index, "citations", position, "source"),
+                              invariant.id, f"citations[{position}].source",
+                              f"unknown source '{citation.source}'",
+                              _suggest(citation.source, sources)
+                              or "register it in rules/_sources.yaml"))
+    if not found:
+        return []
+    # Only read again to point at the lines; the registry itself has already loaded.
+    doc = _read(path, root, [])
+    return [LoadProblem(file, doc.line_of(where) if doc else 1, ident, name, problem, hint)
+            for where, ident, name, problem, hint in found]
+
+
 def _knowledge_files(root: Path) -> list[Path]:
     return sorted(
         path
@@ -487,6 +534,9 @@ def _load_catalog(root: Path) -> Catalog:
     )
     pillars: dict[str, Pillar] = _load_registry(
         root, "_pillars.yaml", "pillars", Pillar, problems, optional=True
+    )
+    invariants: dict[str, Invariant] = _load_registry(
+        root, "_invariants.yaml", "invariants", Invariant, problems, optional=True
     )
     unknown_sources = [
         (index, position, pillar, citation.source)
@@ -661,6 +711,8 @@ def _load_catalog(root: Path) -> Catalog:
                     LoadProblem(_location(root / "_slots.yaml", root), 1, slot.id,
                                 f"relevant_when_any[{index}].{suffix}", problem, hint)
                 )
+    problems.extend(_invariant_problems(root, invariants, components, slots, sources,
+                                        fact_specs))
     entries = [slot.id for slot in slots.values() if slot.entry]
     if slots and not entries:
         problems.append(
@@ -687,4 +739,5 @@ def _load_catalog(root: Path) -> Catalog:
         slot_levels=slot_levels,
         pillars=pillars,
         formulas=formulas,
+        invariants=invariants,
     )

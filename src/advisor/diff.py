@@ -141,7 +141,7 @@ def decision_changes(before: Report, after: Report,
         first, second = old.get(slot), new.get(slot)
         if first is not None and second is not None and first.component == second.component:
             continue
-        tested = _tested((first.evidence if first else []) + (second.evidence if second else []))
+        tested = _tested([*(first.evidence if first else ()), *(second.evidence if second else ())])
         changes.append(DecisionChange(
             slot=slot, slot_title=(old[slot] if slot in old else new[slot]).slot_title,
             change="added" if first is None else "removed" if second is None else "changed",

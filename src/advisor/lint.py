@@ -1,5 +1,5 @@
-"""Catalogue checks beyond loading: every rule's examples behave as declared, and the rule set
-compiles within durable-rules' limits."""
+"""Catalogue checks beyond loading: every rule's examples behave as declared, the rule set
+compiles within durable-rules' limits, and no two rules of one priority can tie for a slot."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from advisor.catalog import Catalog
 from advisor.engine.base import CompileError, compile_rules
 from advisor.engine.durable import pack_rulesets
 from advisor.inputs import parse_requirements
+from advisor.overlap import silent_ties
 from advisor.pipeline import Advisor
 
 
@@ -56,4 +57,12 @@ def lint_catalog(catalog: Catalog) -> list[str]:
                 f"examples.{outcome.expected}.{outcome.example}: the rule {verb} "
                 f"(declared: {outcome.expected})"
             )
+    for tie in silent_ties(catalog):
+        problems.append(
+            f"{catalog.rule_files[tie.second]}: {tie.second}: priority: ties with {tie.first} "
+            f"({catalog.rule_files[tie.first]}) at priority {tie.priority} in slot "
+            f"'{tie.slot}', proposing {tie.second_component} against {tie.first_component}, and "
+            "nothing in their conditions keeps them from firing together (give the rule whose "
+            "reason prevails a higher priority, or add the clause that excludes the other)"
+        )
     return problems

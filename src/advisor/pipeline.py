@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.catalog import Catalog, load_catalog
+from advisor.coherence import check_design
 from advisor.engine import make_engine
 from advisor.engine.base import Trace, compile_rules
 from advisor.facts import Facts, build_facts
@@ -111,6 +112,7 @@ class Advisor:
                          for decision in decisions]
         graph = build_graph(self.catalog, resolution.decisions, resolution.wiring)
         multi_az = requirements.availability.multi_az is True
+        drawn = graph_out(self.catalog, graph, multi_az)
         given = given_requirements(requirements)
         return Report(
             tool=TOOL,
@@ -131,9 +133,11 @@ class Advisor:
             review=resolution.review,
             connections=resolution.connections,
             assumptions=resolution.assumptions,
-            graph=graph_out(self.catalog, graph, multi_az),
+            graph=drawn,
             references=resolution.references,
             trace=list(trace.firings),
+            inconsistencies=check_design(self.catalog, facts, resolution.decisions, drawn,
+                                         resolution.conflicts),
         )
 
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from advisor.catalog import DECISION_PREFIX, Catalog
 from advisor.facts import Facts, FactValue
+from advisor.models.frozen import freeze
 from advisor.models.rule import Operator
 
-MatchedValue = bool | int | float | str | list[str] | None
+MatchedValue = bool | int | float | str | tuple[str, ...] | None
+# What a firing matched, read-only: firings are shared between the reports that match alike.
+FrozenMatched = Annotated[dict[str, MatchedValue], AfterValidator(freeze)]
 
 
 class EngineError(Exception):
@@ -38,7 +41,7 @@ class Firing(BaseModel):
     rule_id: str
     round: int
     priority: int
-    matched: dict[str, MatchedValue]
+    matched: FrozenMatched
     slot: str | None
     component: str | None
 
@@ -128,7 +131,7 @@ def matched_values(
     matched: dict[str, MatchedValue] = {}
     for clause in rule.clauses:
         if clause.operator is Operator.contains:
-            matched[clause.fact] = [str(clause.operand)]
+            matched[clause.fact] = (str(clause.operand),)
         else:
             matched[clause.fact] = lookup(clause.fact)
     return matched

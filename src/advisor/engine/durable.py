@@ -468,5 +468,5 @@ def _plain(value: Any) -> MatchedValue:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list):
-        return [str(item) for item in value]
+        return tuple(str(item) for item in value)
     raise EngineError(f"durable-rules returned an unexpected value {value!r}")

@@ -37,7 +37,7 @@ def clause_holds(clause: CompiledClause, facts: Facts) -> bool:
 def _lookup(facts: Facts) -> Callable[[str], MatchedValue]:
     def read(name: str) -> MatchedValue:
         value = facts.get(name)
-        return list(value) if isinstance(value, tuple) else value
+        return tuple(str(item) for item in value) if isinstance(value, tuple) else value
 
     return read
 

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from advisor.engine.base import Firing, MatchedValue
+from advisor.models.frozen import FrozenMapping
 
 
 class Out(BaseModel):
@@ -20,7 +21,7 @@ class Evidence(Out):
     value: MatchedValue
     test: str
     description: str
-    derived_from: list[str] = []
+    derived_from: tuple[str, ...] = ()
 
 
 class Reference(Out):
@@ -64,7 +65,7 @@ class Contender(Out):
     label: str
     priority: int
     strength: str
-    evidence: list[Evidence]
+    evidence: tuple[Evidence, ...]
     agrees: bool
 
 
@@ -84,7 +85,7 @@ class Change(Out):
 class Flip(Out):
     """Requirement changes that, re-evaluated, give this slot another component."""
 
-    changes: list[Change]
+    changes: tuple[Change, ...]
     component: str
     label: str
     rule_id: str
@@ -98,8 +99,8 @@ class Sensitivity(Out):
     smallest), the unknown requirements the slot's rules read, and how many candidate changes
     were re-evaluated to find them."""
 
-    flips: list[Flip]
-    unknown: list[str]
+    flips: tuple[Flip, ...]
+    unknown: tuple[str, ...]
     evaluated: int
 
 
@@ -119,11 +120,11 @@ class Decision(Out):
     round: int
     rationale: str
     not_when: str | None
-    settings: list[str]
-    evidence: list[Evidence]
-    alternatives: list[Alternative]
-    contenders: list[Contender]
-    citations: list[CitationOut]
+    settings: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    alternatives: tuple[Alternative, ...]
+    contenders: tuple[Contender, ...]
+    citations: tuple[CitationOut, ...]
     # None when the sensitivity analysis was not asked for.
     sensitivity: Sensitivity | None = None
     # The component already runs (the deciding rule keeps an existing part in place).
@@ -140,10 +141,10 @@ class Undecided(Out):
     slot: str
     slot_title: str
     description: str
-    missing: list[str]
-    candidate_rules: list[str]
+    missing: tuple[str, ...]
+    candidate_rules: tuple[str, ...]
     # Components a rule proposed for the slot that the constraints forbid.
-    excluded: list[str] = []
+    excluded: tuple[str, ...] = ()
 
 
 class WarningOut(Out):
@@ -152,8 +153,8 @@ class WarningOut(Out):
     strength: str
     message: str
     remedy: str
-    evidence: list[Evidence]
-    citations: list[CitationOut]
+    evidence: tuple[Evidence, ...]
+    citations: tuple[CitationOut, ...]
 
 
 class WiringOut(Out):
@@ -162,9 +163,9 @@ class WiringOut(Out):
     rule_id: str
     title: str
     rationale: str
-    edges: list[str]
-    evidence: list[Evidence]
-    citations: list[CitationOut]
+    edges: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    citations: tuple[CitationOut, ...]
 
 
 class CapacityInput(Out):
@@ -192,19 +193,19 @@ class CapacityOut(Out):
     figure: str
     unit: str
     formula: str
-    inputs: list[CapacityInput]
+    inputs: tuple[CapacityInput, ...]
     result: float | int | None
     error: str | None
     explanation: str
-    findings: list[CapacityFinding]
-    evidence: list[Evidence]
-    citations: list[CitationOut]
+    findings: tuple[CapacityFinding, ...]
+    evidence: tuple[Evidence, ...]
+    citations: tuple[CitationOut, ...]
 
 
 class ConflictSideOut(Out):
     """One side of a conflict: the requirement values and what they ask for."""
 
-    requirements: list[Evidence]
+    requirements: tuple[Evidence, ...]
     wants: str
 
 
@@ -218,11 +219,11 @@ class ConflictOut(Out):
 
     rule_id: str
     title: str
-    sides: list[ConflictSideOut]
+    sides: tuple[ConflictSideOut, ...]
     explanation: str
     resolution: str
-    involves: list[RuleRef]
-    citations: list[CitationOut]
+    involves: tuple[RuleRef, ...]
+    citations: tuple[CitationOut, ...]
 
 
 class ConstraintConflict(Out):
@@ -241,15 +242,15 @@ class ConstraintConflict(Out):
     reason: str | None
     kept_by: str  # the rule that placed the kept or required component
     # The requirement values on the constraint's side.
-    constraint_evidence: list[Evidence]
+    constraint_evidence: tuple[Evidence, ...]
     rule_id: str  # the rule whose advice the constraint overrode
     rule_title: str
     wants: str
     wants_label: str
     strength: str
     rationale: str
-    evidence: list[Evidence]
-    citations: list[CitationOut]
+    evidence: tuple[Evidence, ...]
+    citations: tuple[CitationOut, ...]
 
 
 class ConstraintOutcome(Out):
@@ -266,11 +267,11 @@ class ConstraintOutcome(Out):
     label: str | None
     reason: str | None
     status: str
-    slots: list[str]
-    slot_titles: list[str]
-    chosen: list[str]
-    candidate_rules: list[str]
-    missing: list[str]
+    slots: tuple[str, ...]
+    slot_titles: tuple[str, ...]
+    chosen: tuple[str, ...]
+    candidate_rules: tuple[str, ...]
+    missing: tuple[str, ...]
 
 
 class ReviewFinding(Out):
@@ -278,8 +279,8 @@ class ReviewFinding(Out):
     title: str
     kind: str
     finding: str
-    evidence: list[Evidence]
-    citations: list[CitationOut]
+    evidence: tuple[Evidence, ...]
+    citations: tuple[CitationOut, ...]
 
 
 class PillarReview(Out):
@@ -288,9 +289,9 @@ class PillarReview(Out):
     pillar: str
     title: str
     rank: int | None
-    principles: list[str]
-    findings: list[ReviewFinding]
-    citations: list[CitationOut]
+    principles: tuple[str, ...]
+    findings: tuple[ReviewFinding, ...]
+    citations: tuple[CitationOut, ...]
 
 
 class Assumption(Out):
@@ -298,7 +299,7 @@ class Assumption(Out):
 
     fact: str
     description: str
-    consulted_by: list[str]
+    consulted_by: tuple[str, ...]
 
 
 class GraphNode(Out):
@@ -324,14 +325,14 @@ class OmittedEdge(Out):
     target: str
     label: str
     rule_id: str
-    missing: list[str]
+    missing: tuple[str, ...]
 
 
 class GraphChecks(Out):
-    omitted_edges: list[OmittedEdge]
-    unreachable: list[str]
-    single_points_of_failure: list[str]
-    needs_multi_az_configuration: list[str]
+    omitted_edges: tuple[OmittedEdge, ...]
+    unreachable: tuple[str, ...]
+    single_points_of_failure: tuple[str, ...]
+    needs_multi_az_configuration: tuple[str, ...]
     multi_az_required: bool
 
 
@@ -339,10 +340,39 @@ class GraphOut(Out):
     """The component graph in node-link form plus its structural checks."""
 
     directed: bool
-    nodes: list[GraphNode]
-    edges: list[GraphEdge]
+    nodes: tuple[GraphNode, ...]
+    edges: tuple[GraphEdge, ...]
     checks: GraphChecks
     mermaid: str
+
+
+class InvariantCitation(Out):
+    """A source an invariant rests on, printed with the invariant (it has no number)."""
+
+    source: str
+    title: str
+    location: str
+    quote: str | None
+    note: str | None
+
+
+class Inconsistency(Out):
+    """A design-wide invariant the recommended design breaks: a fault of the rule set, reported
+    so that no reader takes an incoherent design for advice."""
+
+    invariant_id: str
+    title: str
+    kind: str
+    rationale: str
+    # The requirement values that made the invariant apply.
+    requirements: tuple[Evidence, ...]
+    # The slots, components (with labels) and deciding rules at fault, in slot order; for a
+    # 'required' invariant, the components of which none was chosen (no slot, no rule).
+    slots: tuple[str, ...]
+    components: tuple[str, ...]
+    labels: tuple[str, ...]
+    rule_ids: tuple[str, ...]
+    citations: tuple[InvariantCitation, ...]
 
 
 class Report(Out):
@@ -355,20 +385,21 @@ class Report(Out):
     ruleset_hash: str
     rule_count: int
     title: str
-    requirements: dict[str, Any]
-    decisions: list[Decision]
-    undecided: list[Undecided]
-    warnings: list[WarningOut]
-    conflicts: list[ConflictOut]
-    constraint_conflicts: list[ConstraintConflict]
-    constraints: list[ConstraintOutcome]
-    capacity: list[CapacityOut]
-    review: list[PillarReview]
-    connections: list[WiringOut]
-    assumptions: list[Assumption]
+    requirements: FrozenMapping
+    decisions: tuple[Decision, ...]
+    undecided: tuple[Undecided, ...]
+    warnings: tuple[WarningOut, ...]
+    conflicts: tuple[ConflictOut, ...]
+    constraint_conflicts: tuple[ConstraintConflict, ...]
+    constraints: tuple[ConstraintOutcome, ...]
+    capacity: tuple[CapacityOut, ...]
+    review: tuple[PillarReview, ...]
+    connections: tuple[WiringOut, ...]
+    assumptions: tuple[Assumption, ...]
     graph: GraphOut
-    references: list[Reference]
-    trace: list[Firing]
+    references: tuple[Reference, ...]
+    trace: tuple[Firing, ...]
+    inconsistencies: tuple[Inconsistency, ...] = ()
 
 
 class ExplainedDecision(Out):
@@ -392,4 +423,4 @@ class Explanation(Out):
     input_hash: str
     ruleset_hash: str
     title: str
-    decisions: list[ExplainedDecision]
+    decisions: tuple[ExplainedDecision, ...]

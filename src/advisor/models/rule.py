@@ -352,6 +352,60 @@ class Pillar(Strict):
     citations: list[Citation] = Field(min_length=1)
 
 
+class InvariantKind(str, Enum):
+    """What a design-wide invariant demands of every recommended design."""
+
+    # None of ``components`` is chosen while ``when`` holds.
+    forbidden = "forbidden"
+    # At least one of ``components`` is chosen while ``when`` holds.
+    required = "required"
+    # No edge runs from a node holding one of ``from_components`` straight to a node holding
+    # one of ``to_components`` (a connector belongs between them).
+    no_direct_edge = "no_direct_edge"
+    # No component fills more than one of ``slots`` (one node per role).
+    distinct = "distinct"
+
+
+class Invariant(Strict):
+    """A property every recommended design must have, checked on every report. A report whose
+    design breaks one lists it; the rule set is then at fault, not the requirements."""
+
+    id: str = Field(pattern=r"^INV-[0-9]{3}$")
+    title: str = Field(min_length=10)
+    kind: InvariantKind
+    # Requirement clauses, all of which must hold for the invariant to apply (none: always).
+    when: list[Clause] = Field(default_factory=list)
+    components: list[str] = Field(default_factory=list)
+    from_components: list[str] = Field(default_factory=list)
+    to_components: list[str] = Field(default_factory=list)
+    slots: list[str] = Field(default_factory=list)
+    # A forbidden component is allowed when a conflict in the same report involves the rule
+    # that chose it: the contradiction is then reported, not silent.
+    unless_conflict: bool = False
+    rationale: str = Field(min_length=20)
+    citations: list[Citation] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> Invariant:
+        wanted = {
+            InvariantKind.forbidden: {"components"},
+            InvariantKind.required: {"components"},
+            InvariantKind.no_direct_edge: {"from_components", "to_components"},
+            InvariantKind.distinct: {"slots"},
+        }[self.kind]
+        for name in ("components", "from_components", "to_components", "slots"):
+            given = bool(getattr(self, name))
+            if name in wanted and not given:
+                raise ValueError(f"a '{self.kind.value}' invariant needs '{name}'")
+            if name not in wanted and given:
+                raise ValueError(f"'{name}' has no meaning in a '{self.kind.value}' invariant")
+        if self.kind is InvariantKind.distinct and len(self.slots) < 2:
+            raise ValueError("a 'distinct' invariant names at least two slots")
+        if self.unless_conflict and self.kind is not InvariantKind.forbidden:
+            raise ValueError("'unless_conflict' applies to 'forbidden' invariants only")
+        return self
+
+
 class Area(Strict):
     id: str = Field(pattern=SLUG_PATTERN)
     prefix: str = Field(pattern=r"^[A-Z]{2,8}$")

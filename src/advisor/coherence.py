@@ -1,0 +1,96 @@
+"""Decisions + graph -> the design-wide invariants of ``rules/_invariants.yaml`` the design
+breaks. Rules decide slot by slot; these checks look at the composed design as a whole."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from advisor.catalog import Catalog
+from advisor.conditions import holds
+from advisor.facts import Facts
+from advisor.models.report import (
+    ConflictOut,
+    Decision,
+    Evidence,
+    GraphOut,
+    Inconsistency,
+    InvariantCitation,
+)
+from advisor.models.rule import Invariant, InvariantKind
+from advisor.resolve import describe_test
+
+
+def check_design(catalog: Catalog, facts: Facts, decisions: Sequence[Decision],
+                 graph: GraphOut, conflicts: Sequence[ConflictOut]) -> list[Inconsistency]:
+    """Every invariant that applies to these requirements and that the design breaks, in
+    invariant id order."""
+    out: list[Inconsistency] = []
+    for invariant in sorted(catalog.invariants.values(), key=lambda item: item.id):
+        if not all(holds(clause.fact, clause.operator, clause.operand, facts)
+                   for clause in invariant.when):
+            continue
+        for offending in _breaches(invariant, decisions, graph, conflicts):
+            out.append(_inconsistency(catalog, invariant, facts, offending))
+    return out
+
+
+def _breaches(invariant: Invariant, decisions: Sequence[Decision], graph: GraphOut,
+              conflicts: Sequence[ConflictOut]) -> list[list[Decision | str]]:
+    """Each breach as the decisions at fault (or, for a missing component, the ids)."""
+    if invariant.kind is InvariantKind.forbidden:
+        excused = ({ref.rule_id for conflict in conflicts for ref in conflict.involves}
+                   if invariant.unless_conflict else set())
+        return [[decision] for decision in decisions
+                if decision.component in invariant.components
+                and decision.rule_id not in excused]
+    if invariant.kind is InvariantKind.required:
+        chosen = {decision.component for decision in decisions}
+        return [] if chosen & set(invariant.components) else [list(invariant.components)]
+    if invariant.kind is InvariantKind.no_direct_edge:
+        by_slot = {decision.slot: decision for decision in decisions}
+        return [[by_slot[edge.source], by_slot[edge.target]] for edge in graph.edges
+                if by_slot[edge.source].component in invariant.from_components
+                and by_slot[edge.target].component in invariant.to_components]
+    # distinct: one component in several of the slots
+    holding: dict[str, list[Decision]] = {}
+    for decision in decisions:
+        if decision.slot in invariant.slots:
+            holding.setdefault(decision.component, []).append(decision)
+    return [list(found) for _, found in sorted(holding.items()) if len(found) > 1]
+
+
+def _inconsistency(catalog: Catalog, invariant: Invariant, facts: Facts,
+                   offending: list[Decision | str]) -> Inconsistency:
+    placed = [item for item in offending if isinstance(item, Decision)]
+    missing = [item for item in offending if isinstance(item, str)]
+    return Inconsistency(
+        invariant_id=invariant.id,
+        title=invariant.title,
+        kind=invariant.kind.value,
+        rationale=invariant.rationale.strip(),
+        requirements=[
+            Evidence(fact=clause.fact, value=_shown(facts.get(clause.fact)),
+                     test=describe_test(clause), description=catalog.facts[clause.fact].description)
+            for clause in invariant.when
+        ],
+        slots=[decision.slot for decision in placed],
+        components=[decision.component for decision in placed] + missing,
+        labels=([decision.label for decision in placed]
+                + [catalog.components[component].label for component in missing]),
+        rule_ids=[decision.rule_id for decision in placed],
+        citations=[
+            InvariantCitation(
+                source=citation.source, title=catalog.sources[citation.source].title,
+                location=(catalog.sources[citation.source].file
+                          or catalog.sources[citation.source].url or ""),
+                quote=citation.quote, note=citation.note)
+            for citation in invariant.citations
+        ],
+    )
+
+
+def _shown(value: object) -> bool | int | float | str | list[str] | None:
+    if isinstance(value, tuple):
+        return sorted(str(item) for item in value)
+    assert value is None or isinstance(value, bool | int | float | str)
+    return value
