@@ -238,3 +238,22 @@ def test_generated_profiles_keep_every_invariant(
             key = (item.invariant_id, tuple(item.rule_ids))
             broken[key] = broken.get(key, 0) + 1
     assert broken == {}
+
+
+def test_a_decision_resting_on_an_excused_decision_is_excused_too(tmp_path: Path) -> None:
+    only_forbidden = INVARIANTS.split("  - id: INV-902")[0].replace(
+        "    components: [dynamodb]\n", "    components: [dynamodb]\n    unless_conflict: true\n")
+    resting = INDEX_RULE.replace(
+        "  - {fact: data.model, equals: key_value}\n",
+        "  - {fact: decision.primary_datastore, equals: dynamodb}\n").replace(
+        "{name: relational, requirements: {data: {model: relational}}}",
+        "{name: relational, requirements: {data: {model: relational}}}")
+    files = {"data/DATA-900-test.yaml": VALID_RULE, "data/DATA-901-index.yaml": resting,
+             "conflicts/CONF-900-test.yaml": CONFLICT_RULE, "_invariants.yaml": only_forbidden}
+    advisor = Advisor(rules=minimal_rules(tmp_path, files), engine="python")
+    conflicted = advisor.recommend(
+        parse_requirements({"data": {"model": "key_value", "consistency": "strong"}}))
+    assert conflicted.inconsistencies == ()
+    silent = advisor.recommend(
+        parse_requirements({"data": {"model": "key_value", "consistency": "eventual"}}))
+    assert [list(item.rule_ids) for item in silent.inconsistencies] == [["DATA-900"], ["DATA-901"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from advisor.catalog import Catalog
+from advisor.catalog import DECISION_PREFIX, Catalog
 from advisor.conditions import holds
 from advisor.facts import Facts
 from advisor.models.report import (
@@ -29,17 +29,16 @@ def check_design(catalog: Catalog, facts: Facts, decisions: Sequence[Decision],
         if not all(holds(clause.fact, clause.operator, clause.operand, facts)
                    for clause in invariant.when):
             continue
-        for offending in _breaches(invariant, decisions, graph, conflicts):
+        for offending in _breaches(catalog, invariant, decisions, graph, conflicts):
             out.append(_inconsistency(catalog, invariant, facts, offending))
     return out
 
 
-def _breaches(invariant: Invariant, decisions: Sequence[Decision], graph: GraphOut,
-              conflicts: Sequence[ConflictOut]) -> list[list[Decision | str]]:
+def _breaches(catalog: Catalog, invariant: Invariant, decisions: Sequence[Decision],
+              graph: GraphOut, conflicts: Sequence[ConflictOut]) -> list[list[Decision | str]]:
     """Each breach as the decisions at fault (or, for a missing component, the ids)."""
     if invariant.kind is InvariantKind.forbidden:
-        excused = ({ref.rule_id for conflict in conflicts for ref in conflict.involves}
-                   if invariant.unless_conflict else set())
+        excused = _explained(catalog, decisions, conflicts) if invariant.unless_conflict else set()
         return [[decision] for decision in decisions
                 if decision.component in invariant.components
                 and decision.rule_id not in excused]
@@ -57,6 +56,28 @@ def _breaches(invariant: Invariant, decisions: Sequence[Decision], graph: GraphO
         if decision.slot in invariant.slots:
             holding.setdefault(decision.component, []).append(decision)
     return [list(found) for _, found in sorted(holding.items()) if len(found) > 1]
+
+
+def _explained(catalog: Catalog, decisions: Sequence[Decision],
+               conflicts: Sequence[ConflictOut]) -> set[str]:
+    """The deciding rules a reported conflict accounts for: those it involves, and those whose
+    decision rests on a decision one of them made (a replica chosen for the strategy a
+    conflict names)."""
+    explained = {ref.rule_id for conflict in conflicts for ref in conflict.involves}
+    by_slot = {decision.slot: decision.rule_id for decision in decisions}
+    changed = True
+    while changed:
+        changed = False
+        for decision in decisions:
+            if decision.rule_id in explained:
+                continue
+            resting = {by_slot.get(clause.fact.removeprefix(DECISION_PREFIX))
+                       for clause in catalog.rule(decision.rule_id).when
+                       if clause.fact.startswith(DECISION_PREFIX)}
+            if resting & explained:
+                explained.add(decision.rule_id)
+                changed = True
+    return explained
 
 
 def _inconsistency(catalog: Catalog, invariant: Invariant, facts: Facts,
