@@ -21,7 +21,7 @@ from advisor.models.requirements import Existing
 from advisor.models.rule import ComponentCategory
 from advisor.pipeline import Advisor
 from advisor.render import render_json, render_markdown
-from support import merged
+from support import VALID_RULE, merged, minimal_rules
 
 JOINS = {"data": {"model": "relational", "needs_joins": True, "needs_transactions": True}}
 
@@ -99,7 +99,7 @@ def _outweighed(markdown: str) -> list[tuple[int, str]]:
     return [(int(number), rest) for number, rest in _OUTWEIGHED.findall(markdown)]
 
 
-def test_an_outweighed_rule_says_truly_why_it_lost(durable: Advisor) -> None:
+def test_an_outweighed_rule_says_truly_why_it_lost(durable: Advisor, tmp_path: Path) -> None:
     # A kept part wins against a rule of higher priority: the report must not claim the
     # winner had the higher priority.
     kept = render_markdown(_report(durable, {
@@ -108,15 +108,19 @@ def test_an_outweighed_rule_says_truly_why_it_lost(durable: Advisor) -> None:
         "constraints": {"keep": ["workflow"]},
         "messaging": {"multi_step_workflow": True, "async_processing": True}}))
     assert (70, " > 20, outranked by the constraints") in _outweighed(kept)
-    # Equal priorities are settled by rule id (ranking.py), which the report names.
-    tied = _report(durable, {
-        "storage": {"kind": "object"},
-        "security": {"key_control": "customer_provided", "encrypted_data_shared": True}})
+    # Equal priorities are settled by rule id (ranking.py), which the report names. Lint
+    # refuses such a tie in a rule set, so two tied rules of a rule set of the test's own show it.
+    tied_rule = VALID_RULE.replace("DATA-900", "DATA-902").replace(
+        "component: dynamodb", "component: documentdb").replace(
+        "recommends DynamoDB", "recommends DocumentDB")
+    rules = minimal_rules(tmp_path, {"data/DATA-900-test.yaml": VALID_RULE,
+                                     "data/DATA-902-tied.yaml": tied_rule})
+    tied = _report(Advisor(rules=rules, engine="durable"), {"data": {"model": "key_value"}})
     tie = render_markdown(tied)
     assert any(rest.startswith(", equal: the rule id first in order")
                for _, rest in _outweighed(tie)), tie
     # The design document words it the same way.
-    assert ("outweighed (priority 70, equal: the rule id first in order, `SEC-017`, decides)"
+    assert ("outweighed (priority 50, equal: the rule id first in order, `DATA-900`, decides)"
             in design_doc(tied))
     for markdown in (kept, tie):
         for number, rest in _outweighed(markdown):
