@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, ValidationError
-from support import example_files
 
 from advisor.inputs import read_requirements
 from advisor.models.frozen import FrozenDict
 from advisor.pipeline import Advisor
 from advisor.render import render_json, render_markdown
+from support import example_files
 
 
 def _try_every_change(item: Any, path: str, seen: set[int], refused: list[str]) -> None:

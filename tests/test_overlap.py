@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import VALID_RULE, minimal_rules
 
 from advisor.catalog import Catalog, load_catalog
 from advisor.lint import lint_catalog
 from advisor.models.rule import Clause
 from advisor.overlap import exclusive, silent_ties
+from support import VALID_RULE, minimal_rules
 
 
 def _clauses(*items: dict[str, Any]) -> list[Clause]:

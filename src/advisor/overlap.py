@@ -54,12 +54,12 @@ def _unsatisfiable(clauses: Iterable[Clause]) -> bool:
             allowed = set(operand) if allowed is None else allowed & set(operand)
         elif operator is Operator.not_equals:
             excluded.add(operand)
-        elif operator in (Operator.gt, Operator.gte):
-            if operand > low or (operand == low and operator is Operator.gt):
-                low, low_included = operand, operator is Operator.gte
-        elif operator in (Operator.lt, Operator.lte):
-            if operand < high or (operand == high and operator is Operator.lt):
-                high, high_included = operand, operator is Operator.lte
+        elif operator in (Operator.gt, Operator.gte) and (
+                operand > low or (operand == low and operator is Operator.gt)):
+            low, low_included = operand, operator is Operator.gte
+        elif operator in (Operator.lt, Operator.lte) and (
+                operand < high or (operand == high and operator is Operator.lt)):
+            high, high_included = operand, operator is Operator.lte
     if present is False:
         return False
     if allowed is not None:
