@@ -3,6 +3,7 @@ the reviewed golden files byte for byte (refresh with --update-golden, then revi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -76,18 +77,47 @@ def test_example_graph_contains_the_seed_scenario(durable: Advisor, name: str) -
         assert decision.citations and decision.rationale and decision.evidence
 
 
+# The tool version, the rule-set hash and the rule count change with every release or rule
+# added; goldens hold placeholders for them, so they change only where a report does, and the
+# rule set is pinned once, in RULESET (test_the_rule_set_is_the_reviewed_one).
+_VOLATILE = (
+    (re.compile(r"advisor \S+ \(engine: "), "advisor <version> (engine: "),
+    (re.compile(r"`sha256:[0-9a-f]{64}` \(\d+ rules\)"), "`sha256:<rule set>` (<count> rules)"),
+    (re.compile(r'"version": "[^"]*"'), '"version": "<version>"'),
+    (re.compile(r'"ruleset_hash": "[0-9a-f]{64}"'), '"ruleset_hash": "<rule set>"'),
+    (re.compile(r'"rule_count": \d+'), '"rule_count": "<count>"'),
+)
+RULESET = GOLDEN / "ruleset.txt"
+
+
+def _normalised(text: str) -> str:
+    for pattern, placeholder in _VOLATILE:
+        text = pattern.sub(placeholder, text, count=1)
+    return text
+
+
 @pytest.mark.parametrize("path", example_files(), ids=lambda path: path.stem)
 @pytest.mark.parametrize("output_format", ["md", "json"])
 def test_report_matches_golden(
     durable: Advisor, path: Path, output_format: str, request: pytest.FixtureRequest
 ) -> None:
-    text = render(durable.recommend(read_requirements(str(path)), sensitivity=True), output_format)
+    text = _normalised(render(durable.recommend(read_requirements(str(path)), sensitivity=True),
+                              output_format))
     golden = GOLDEN / f"{path.stem}.{output_format}"
     if request.config.getoption("--update-golden"):
         GOLDEN.mkdir(exist_ok=True)
         golden.write_text(text, encoding="utf-8")
     assert golden.is_file(), f"no golden file {golden}; run pytest --update-golden and review it"
     assert text == golden.read_text(encoding="utf-8")
+
+
+def test_the_rule_set_is_the_reviewed_one(durable: Advisor, request: pytest.FixtureRequest) -> None:
+    # Fails on any change to the knowledge files: review the golden diffs (decisions, evidence,
+    # assumptions), then record the new rule set with --update-golden.
+    pinned = f"{durable.catalog.digest} {len(durable.catalog.rules)} rules\n"
+    if request.config.getoption("--update-golden"):
+        RULESET.write_text(pinned, encoding="utf-8")
+    assert RULESET.read_text(encoding="utf-8") == pinned
 
 
 @pytest.mark.parametrize("path", example_files(), ids=lambda path: path.stem)
