@@ -18,28 +18,13 @@ from advisor.sampling import random_profiles
 from support import VALID_RULE, example_files, minimal_rules
 
 # A second rule that puts DynamoDB in another slot and draws an edge to the first.
-INDEX_RULE = """\
-id: DATA-901
-title: Test rule that keeps a metadata index in DynamoDB beside the primary store
-area: data
-strength: moderate
-priority: 50
-when:
-  - {fact: data.model, equals: key_value}
-recommend:
-  slot: metadata_index
-  component: dynamodb
-connects:
-  - {from: self, to: primary_datastore, kind: read, label: looks up}
-rationale: A metadata index is read by key, which a DynamoDB table serves directly.
-citations:
-  - {source: seed-000, quote: "Key-value and document database"}
-examples:
-  fires:
-    - {name: kv, requirements: {data: {model: key_value}}}
-  silent:
-    - {name: relational, requirements: {data: {model: relational}}}
-"""
+INDEX_RULE = (
+    VALID_RULE.replace("DATA-900", "DATA-901")
+    .replace("recommends DynamoDB for key-value data", "keeps a metadata index in DynamoDB")
+    .replace("  slot: primary_datastore\n", "  slot: metadata_index\n")
+    .replace("rejects:\n  - {component: aurora, because: A relational engine is not needed for key "
+             "lookups.}\n",
+             "connects:\n  - {from: self, to: primary_datastore, kind: read, label: looks up}\n"))
 
 # A conflict that involves DATA-900 whenever key-value data must also be strongly consistent.
 CONFLICT_RULE = """\
