@@ -36,6 +36,8 @@ def main() -> int:
     parser.add_argument("--engine", default="durable", choices=("durable", "python"))
     parser.add_argument("--passes", type=int, default=2)
     args = parser.parse_args()
+    if args.profiles < 1 or args.passes < 1:
+        parser.error("--profiles and --passes must be at least 1")
 
     catalog = load_catalog(rules_dir())
     if args.write:
@@ -46,8 +48,8 @@ def main() -> int:
         return 0
     try:
         documents = json.loads(args.file.read_text(encoding="utf-8"))
-        if not isinstance(documents, list):
-            raise ValueError("expected a JSON list of requirement documents")
+        if not isinstance(documents, list) or not documents:
+            raise ValueError("expected a non-empty JSON list of requirement documents")
         requirements = [parse_requirements(document, f"{args.file}[{index}]")
                         for index, document in enumerate(documents)]
     except InputError as error:

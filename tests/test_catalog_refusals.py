@@ -370,8 +370,8 @@ REGISTRY_CASES = [
     pytest.param(
         {"_sources.yaml": "sources:\n  - {id: aws-page, kind: aws_docs, title: A page}\n"},
         [Refusal("rules/_sources.yaml", 2, "aws-page", "sources.0",
-                 # _pydantic_problems lowercases a validator's whole message, "AWS" included.
-                 "value error, an aws documentation source needs 'url'")],
+                 # Only the message's first letter is lowered: "AWS" keeps its case.
+                 "value error, an AWS documentation source needs 'url'")],
         id="documentation-source-without-url"),
     pytest.param(
         {"_slots.yaml": SLOTS_HEAD + "  - id: cache\n    title: Cache\n"

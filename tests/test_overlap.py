@@ -69,18 +69,18 @@ def test_lint_refuses_two_rules_of_one_priority_that_can_fire_together(tmp_path:
         "that excludes the other)"]
 
 
-@pytest.mark.parametrize("change", [("priority: 50", "priority: 51"),
-                                    ("equals: key_value}", "equals: document}")])
+# The tied rule made one priority point higher, or made to fire only for document data.
+HIGHER = TIED_RULE.replace("priority: 50", "priority: 51")
+EXCLUDING = TIED_RULE.replace("equals: key_value}", "equals: document}").replace(
+    "{name: kv, requirements: {data: {model: key_value}}}",
+    "{name: doc, requirements: {data: {model: document}}}")
+
+
+@pytest.mark.parametrize("tied", [HIGHER, EXCLUDING], ids=["higher-priority", "excluding-clause"])
 def test_a_different_priority_or_an_excluding_clause_ends_the_tie(
-    tmp_path: Path, change: tuple[str, str],
+    tmp_path: Path, tied: str,
 ) -> None:
-    tied = TIED_RULE.replace(*change).replace(
-        "    - {name: kv, requirements: {data: {model: key_value}}}",
-        "    - {name: kv, requirements: {data: {model: key_value}}}\n"
-        "    - {name: doc, requirements: {data: {model: document}}}"
-        if "document" in change[1] else "    - {name: kv, requirements: {data: {model: key_value}}}")
-    if "document" in change[1]:
-        tied = tied.replace("    - {name: kv, requirements: {data: {model: key_value}}}\n", "")
+    assert tied != TIED_RULE
     root = minimal_rules(tmp_path, {"data/DATA-900-test.yaml": VALID_RULE,
                                     "data/DATA-902-tied.yaml": tied})
     assert lint_catalog(load_catalog(root, use_cache=False)) == []

@@ -150,9 +150,9 @@ def _pydantic_problems(
         loc = (*base, *item["loc"])
         shown = ".".join(str(part) for part in loc) or "(document)"
         hint = _hint_for(item)
-        problems.append(
-            LoadProblem(file, doc.line_of(loc), rule_id, shown, item["msg"].lower(), hint)
-        )
+        # Only the first letter: the rest may name things whose case matters (AWS, rule ids).
+        message = item["msg"][:1].lower() + item["msg"][1:]
+        problems.append(LoadProblem(file, doc.line_of(loc), rule_id, shown, message, hint))
     return problems
 
 

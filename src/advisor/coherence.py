@@ -16,7 +16,7 @@ from advisor.models.report import (
     Inconsistency,
     InvariantCitation,
 )
-from advisor.models.rule import Invariant, InvariantKind
+from advisor.models.rule import Citation, Invariant, InvariantKind
 from advisor.resolve import describe_test
 
 
@@ -90,7 +90,7 @@ def _inconsistency(catalog: Catalog, invariant: Invariant, facts: Facts,
         kind=invariant.kind.value,
         rationale=invariant.rationale.strip(),
         requirements=[
-            Evidence(fact=clause.fact, value=_shown(facts.get(clause.fact)),
+            Evidence(fact=clause.fact, value=facts.get(clause.fact),
                      test=describe_test(clause), description=catalog.facts[clause.fact].description)
             for clause in invariant.when
         ],
@@ -99,19 +99,12 @@ def _inconsistency(catalog: Catalog, invariant: Invariant, facts: Facts,
         labels=([decision.label for decision in placed]
                 + [catalog.components[component].label for component in missing]),
         rule_ids=[decision.rule_id for decision in placed],
-        citations=[
-            InvariantCitation(
-                source=citation.source, title=catalog.sources[citation.source].title,
-                location=(catalog.sources[citation.source].file
-                          or catalog.sources[citation.source].url or ""),
-                quote=citation.quote, note=citation.note)
-            for citation in invariant.citations
-        ],
+        citations=[_citation(catalog, citation) for citation in invariant.citations],
     )
 
 
-def _shown(value: object) -> bool | int | float | str | list[str] | None:
-    if isinstance(value, tuple):
-        return sorted(str(item) for item in value)
-    assert value is None or isinstance(value, bool | int | float | str)
-    return value
+def _citation(catalog: Catalog, citation: Citation) -> InvariantCitation:
+    source = catalog.sources[citation.source]
+    return InvariantCitation(source=citation.source, title=source.title,
+                             location=source.file or source.url or "", quote=citation.quote,
+                             note=citation.note)
