@@ -89,6 +89,8 @@ class Catalog:
     invariants: dict[str, Invariant] = field(default_factory=dict)
     _by_id: dict[str, Rule] = field(init=False, repr=False, compare=False)
     _clauses: dict[str, tuple[ClauseTuple, ...]] = field(init=False, repr=False, compare=False)
+    _exceptions: dict[str, tuple[ClauseTuple, ...]] = field(init=False, repr=False,
+                                                            compare=False)
     _by_slot: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     _relevance: dict[str, tuple[ClauseTuple, ...]] = field(init=False, repr=False, compare=False)
 
@@ -107,10 +109,18 @@ class Catalog:
             rule.id: tuple((c.fact, c.operator, c.operand) for c in rule.when)
             for rule in self.rules
         })
+        object.__setattr__(self, "_exceptions", {
+            rule.id: tuple((c.fact, c.operator, c.operand) for c in rule.unless)
+            for rule in self.rules
+        })
 
     def clauses(self, rule_id: str) -> tuple[ClauseTuple, ...]:
         """A rule's clauses as plain (fact, operator, operand) tuples, for hot loops."""
         return self._clauses[rule_id]
+
+    def exceptions(self, rule_id: str) -> tuple[ClauseTuple, ...]:
+        """A rule's ``unless`` clauses as plain tuples: any one holding keeps it from firing."""
+        return self._exceptions[rule_id]
 
     def relevance(self, slot_id: str) -> tuple[ClauseTuple, ...]:
         """A slot's ``relevant_when_any`` clauses as plain tuples (empty: always relevant)."""
@@ -295,7 +305,7 @@ def _stratify(
         key = rule.slot or f"!{rule.purpose}:{rule.id}"
         reads = {
             clause.fact[len(DECISION_PREFIX):]
-            for clause in rule.when
+            for clause in (*rule.when, *rule.unless)
             if clause.fact.startswith(DECISION_PREFIX)
         }
         depends.setdefault(key, set()).update(reads)
@@ -311,7 +321,8 @@ def _stratify(
                 rule.id
                 for rule in rules
                 if (rule.slot or f"!{rule.purpose}:{rule.id}") in cycle
-                and any(c.fact[len(DECISION_PREFIX):] in cycle for c in rule.when)
+                and any(c.fact[len(DECISION_PREFIX):] in cycle
+                        for c in (*rule.when, *rule.unless))
             )
             first = involved[0] if involved else "-"
             problems.append(
@@ -377,6 +388,28 @@ def _example_problems(
                 problems.append(
                     LoadProblem(file, doc.line_of(loc), rule.id, "examples", str(error))
                 )
+    return problems
+
+
+def _exception_problems(rule: Rule, file: str, doc: LocatedDocument) -> list[LoadProblem]:
+    """An exception that repeats, or can never hold beside, a clause of the rule's own ``when``
+    decides nothing: it is a slip, refused with its line."""
+    problems = []
+    for index, exception in enumerate(rule.unless):
+        for clause in rule.when:
+            if clause.fact != exception.fact:
+                continue
+            if (clause.operator, clause.operand) == (exception.operator, exception.operand):
+                problem = f"repeats a 'when' clause on {exception.fact}, so the rule never fires"
+            elif clause.operator is Operator.equals and exception.operator is Operator.equals:
+                problem = (f"{exception.fact} is already required to equal {clause.operand!r}, "
+                           "so this exception can never hold")
+            else:
+                continue
+            problems.append(
+                LoadProblem(file, doc.line_of(("unless", index)), rule.id, f"unless[{index}]",
+                            problem, "remove the exception or the clause")
+            )
     return problems
 
 
@@ -618,13 +651,15 @@ def _load_catalog(root: Path) -> Catalog:
         problems.extend(
             _purpose_problems(rule, file, doc, fact_specs, pillars, rule_ids, formulas)
         )
-        for index, clause in enumerate(rule.when):
-            for suffix, problem, hint in clause_problems(clause, fact_specs):
-                loc: Path_ = ("when", index, suffix)
-                problems.append(
-                    LoadProblem(file, doc.line_of(loc), rule.id, f"when[{index}].{suffix}",
-                                problem, hint)
-                )
+        for field_name in ("when", "unless"):
+            for index, clause in enumerate(getattr(rule, field_name)):
+                for suffix, problem, hint in clause_problems(clause, fact_specs):
+                    loc: Path_ = (field_name, index, suffix)
+                    problems.append(
+                        LoadProblem(file, doc.line_of(loc), rule.id,
+                                    f"{field_name}[{index}].{suffix}", problem, hint)
+                    )
+        problems.extend(_exception_problems(rule, file, doc))
         if rule.recommend is not None:
             if rule.recommend.slot not in slots:
                 problems.append(

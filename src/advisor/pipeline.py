@@ -16,6 +16,7 @@ from advisor.catalog import Catalog, load_catalog
 from advisor.coherence import check_design
 from advisor.engine import make_engine
 from advisor.engine.base import Trace, compile_rules
+from advisor.excepted import excepted_rules
 from advisor.facts import Facts, build_facts
 from advisor.graph import build_graph, graph_out
 from advisor.inputs import InputError, Problem
@@ -138,6 +139,7 @@ class Advisor:
             trace=list(trace.firings),
             inconsistencies=check_design(self.catalog, facts, resolution.decisions, drawn,
                                          resolution.conflicts),
+            excepted=excepted_rules(self.catalog, trace.excepted, facts),
         )
 
 

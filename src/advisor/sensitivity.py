@@ -77,13 +77,22 @@ def _rule_tests(catalog: Catalog) -> dict[str, tuple[_Test, ...]]:
     }
 
 
+def _exception_tests(catalog: Catalog) -> dict[str, tuple[_Test, ...]]:
+    """Each rule's ``unless`` clauses as _Test, in rule order."""
+    return {
+        rule.id: tuple(_Test(clause.fact, clause.operator, _operand(clause),
+                             describe_test(clause)) for clause in rule.unless)
+        for rule in catalog.rules
+    }
+
+
 @dataclass(frozen=True)
 class _Step:
     """One fact value a candidate sets, and the clause that asked for it."""
 
     fact: str
     value: FactValue
-    effect: str  # "meets" or "fails"
+    effect: str  # "meets", "fails", "lifts" (an exception stops holding) or "excepts"
     rule_id: str
     test: str
 
@@ -223,6 +232,7 @@ class _Search:
         self.derived_input_fields = frozenset(
             field for inputs in self.derived_inputs.values() for field in inputs)
         self.tests = per_rule_set(_rule_tests, catalog)
+        self.exception_tests = per_rule_set(_exception_tests, catalog)
 
     def candidates(self, slot: str, component: str) -> Iterator[tuple[_Candidate, str, str]]:
         """Distinct candidates the prediction says change the slot's winner, each with the
@@ -281,7 +291,8 @@ class _Search:
     def _facts(self, rule: Rule) -> frozenset[str]:
         facts = self._facts_of.get(rule.id)
         if facts is None:
-            facts = self._facts_of[rule.id] = frozenset(c.fact for c in self.tests[rule.id])
+            facts = self._facts_of[rule.id] = frozenset(
+                c.fact for c in (*self.tests[rule.id], *self.exception_tests[rule.id]))
         return facts
 
     def _holds(self, rule: Rule, known: Mapping[str, FactValue]) -> bool:
@@ -294,16 +305,21 @@ class _Search:
         if held is None:
             changed = self._changed_of.get(id(known))
             clauses = self.catalog.clauses(rule.id)
+            exceptions = self.catalog.exceptions(rule.id)
             if changed is None:
                 held = all(holds(fact, operator, operand, known)
-                           for fact, operator, operand in clauses)
+                           for fact, operator, operand in clauses) and not any(
+                    holds(fact, operator, operand, known)
+                    for fact, operator, operand in exceptions)
             else:
                 # A clause on a fact the candidate leaves alone holds as it does over the
-                # profile: the rule fails at once if one of those fails, and only clauses on
-                # changed facts need a look.
+                # profile: the rule fails at once if one of those fails (or one of those
+                # exceptions holds), and only clauses on changed facts need a look.
                 held = self._failing_facts(rule) <= changed and all(
                     holds(fact, operator, operand, known)
-                    for fact, operator, operand in clauses if fact in changed)
+                    for fact, operator, operand in clauses if fact in changed) and not any(
+                    holds(fact, operator, operand, known)
+                    for fact, operator, operand in exceptions if fact in changed)
             by_rule[rule.id] = held
         return held
 
@@ -313,7 +329,9 @@ class _Search:
         if found is None:
             found = self._failing_of[rule.id] = frozenset(
                 fact for fact, operator, operand in self.catalog.clauses(rule.id)
-                if not holds(fact, operator, operand, self.known))
+                if not holds(fact, operator, operand, self.known)).union(
+                fact for fact, operator, operand in self.catalog.exceptions(rule.id)
+                if holds(fact, operator, operand, self.known))
         return found
 
     def _to_targets(self, slot: str, ranked: Sequence[Rule],
@@ -374,6 +392,21 @@ class _Search:
             clause = failing[0]
             per_fact.append([_Step(fact, value, "meets", rule.id, clause.text)
                              for value in fitting[:_VALUES_PER_CLAUSE]])
+        for exception in self.exception_tests[rule.id]:
+            if not self._clause_holds(exception, self.known):
+                continue
+            if exception.fact.startswith(DECISION_PREFIX) or is_fixed(exception.fact):
+                return []
+            kept = by_fact.get(exception.fact, [])
+            lifting = _unique(value for value in self._failing(slot, exception)
+                              if all(_test(c, value) for c in kept))
+            if not lifting or exception.fact in by_fact:
+                # A fact both tested and excepted is left to the clause search above.
+                if not lifting:
+                    return []
+                continue
+            per_fact.append([_Step(exception.fact, value, "lifts", rule.id, exception.text)
+                             for value in lifting[:_VALUES_PER_CLAUSE]])
         if len(per_fact) > MAX_CHANGES:
             return []
         return [tuple(choice) for choice in itertools.product(*per_fact)][:_VALUES_PER_CLAUSE]
@@ -389,6 +422,12 @@ class _Search:
                 for clause in self.tests[rule.id]
                 if not clause.fact.startswith(DECISION_PREFIX) and not is_fixed(clause.fact)
                 for value in self._failing(slot, clause)[:_VALUES_PER_CLAUSE]
+            ] + [
+                _Step(exception.fact, value, "excepts", rule.id, exception.text)
+                for exception in self.exception_tests[rule.id]
+                if not exception.fact.startswith(DECISION_PREFIX)
+                and not is_fixed(exception.fact)
+                for value in self._meeting(slot, exception)[:_VALUES_PER_CLAUSE]
             ]
         kept = self.tests[keep.id] if keep is not None else ()
         return [step for step in every

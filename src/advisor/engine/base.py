@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 from advisor.catalog import DECISION_PREFIX, Catalog
 from advisor.facts import Facts, FactValue
 from advisor.models.frozen import freeze
-from advisor.models.rule import Operator
+from advisor.models.rule import Clause, Operator
 
 MatchedValue = bool | int | float | str | tuple[str, ...] | None
 # What a firing matched, read-only: firings are shared between the reports that match alike.
@@ -55,6 +55,9 @@ class Trace(BaseModel):
     rounds: int
     firings: tuple[Firing, ...]
     decisions: dict[str, str]
+    # Rules whose conditions held but one of whose ``unless`` exceptions held too: they did not
+    # fire. ``matched`` also holds the values of the exception facts.
+    excepted: tuple[Firing, ...] = ()
 
 
 Chooser = Callable[[Sequence[Firing], Mapping[str, str]], Mapping[str, str]]
@@ -79,6 +82,12 @@ class CompiledRule:
     clauses: tuple[CompiledClause, ...]
 
 
+# A guard is one ``unless`` clause of a rule, compiled as a rule of its own with the id
+# "<rule id>~unless-<n>" in the same round; when it fires, that rule's firing is withheld
+# (``run_chain``). Backends need no notion of negation, and each evaluates the exceptions itself.
+GUARD_MARK = "~unless-"
+
+
 @dataclass(frozen=True)
 class CompiledRules:
     """Engine-neutral form of a catalog: rules grouped into chaining rounds."""
@@ -88,8 +97,14 @@ class CompiledRules:
 
     @property
     def count(self) -> int:
-        """Number of rules."""
+        """Number of rules (guards included)."""
         return sum(len(group) for group in self.rounds)
+
+
+def _compiled(clause: Clause) -> CompiledClause:
+    operand = clause.operand
+    return CompiledClause(clause.fact, clause.operator,
+                          tuple(operand) if isinstance(operand, list) else operand)
 
 
 def compile_rules(catalog: Catalog) -> CompiledRules:
@@ -99,14 +114,6 @@ def compile_rules(catalog: Catalog) -> CompiledRules:
         group = []
         for rule_id in stratum:
             rule = catalog.rule(rule_id)
-            clauses = tuple(
-                CompiledClause(
-                    clause.fact,
-                    clause.operator,
-                    tuple(clause.operand) if isinstance(clause.operand, list) else clause.operand,
-                )
-                for clause in rule.when
-            )
             group.append(
                 CompiledRule(
                     id=rule.id,
@@ -115,8 +122,14 @@ def compile_rules(catalog: Catalog) -> CompiledRules:
                     round=index,
                     slot=rule.slot,
                     component=rule.recommend.component if rule.recommend else None,
-                    clauses=clauses,
+                    clauses=tuple(_compiled(clause) for clause in rule.when),
                 )
+            )
+            group.extend(
+                CompiledRule(id=f"{rule.id}{GUARD_MARK}{position}", area=rule.area,
+                             priority=rule.priority, round=index, slot=None, component=None,
+                             clauses=(_compiled(clause),))
+                for position, clause in enumerate(rule.unless)
             )
         rounds.append(tuple(group))
     return CompiledRules(tuple(rounds), catalog.digest)
@@ -169,13 +182,15 @@ def run_chain(
     With ``rounds``, stop after that many."""
     decisions: dict[str, str] = {}
     firings: list[Firing] = []
+    excepted: list[Firing] = []
     last = len(rules.rounds) if rounds is None else min(rounds, len(rules.rounds))
     for index in range(last):
         round_facts: dict[str, FactValue] = dict(facts)
         for slot, component in decisions.items():
             round_facts[f"{DECISION_PREFIX}{slot}"] = component
-        fired = sorted(match_round(index, round_facts), key=firing_order)
+        fired, withheld = apply_exceptions(match_round(index, round_facts))
         firings.extend(fired)
+        excepted.extend(withheld)
         if len(firings) > firing_budget:
             raise EngineError(
                 f"firing budget of {firing_budget} exceeded in round {index + 1}: the rule set "
@@ -194,4 +209,28 @@ def run_chain(
         rounds=last,
         firings=tuple(firings),
         decisions=dict(sorted(decisions.items())),
+        excepted=tuple(excepted),
     )
+
+
+def apply_exceptions(matched: Sequence[Firing]) -> tuple[list[Firing], list[Firing]]:
+    """Split one round's matches into the firings that stand, in trace order, and those an
+    ``unless`` guard withholds (their ``matched`` joined by the guard's); guards themselves
+    are not firings."""
+    guarded: dict[str, dict[str, MatchedValue]] = {}
+    for firing in matched:
+        target, mark, _ = firing.rule_id.partition(GUARD_MARK)
+        if mark:
+            guarded.setdefault(target, {}).update(firing.matched)
+    fired: list[Firing] = []
+    withheld: list[Firing] = []
+    for firing in sorted(matched, key=firing_order):
+        if GUARD_MARK in firing.rule_id:
+            continue
+        exception = guarded.get(firing.rule_id)
+        if exception is None:
+            fired.append(firing)
+        else:
+            withheld.append(firing.model_copy(
+                update={"matched": freeze({**firing.matched, **exception})}))
+    return fired, withheld

@@ -73,7 +73,8 @@ class Change(Out):
     fact: str
     before: MatchedValue
     after: MatchedValue
-    # 'meets': the change makes this clause hold; 'fails': it makes it stop holding.
+    # 'meets': the change makes this clause hold; 'fails': it makes it stop holding; 'lifts':
+    # it makes an exception ('unless') of the rule stop holding; 'excepts': makes one hold.
     effect: str
     rule_id: str
     tested_fact: str
@@ -373,6 +374,20 @@ class Inconsistency(Out):
     citations: tuple[InvariantCitation, ...]
 
 
+class ExceptedRule(Out):
+    """A rule whose conditions held but one of whose stated exceptions (``unless``) held too,
+    so it did not fire: shown so a reader sees why the advice it gives is absent."""
+
+    rule_id: str
+    title: str
+    slot: str | None
+    component: str | None
+    label: str | None
+    not_when: str
+    # What held: the values of the exception facts, each with the exception's test.
+    exceptions: tuple[Evidence, ...]
+
+
 class Report(Out):
     """Everything one recommendation says; rendered to Markdown or dumped as JSON."""
 
@@ -398,6 +413,7 @@ class Report(Out):
     references: tuple[Reference, ...]
     trace: tuple[Firing, ...]
     inconsistencies: tuple[Inconsistency, ...] = ()
+    excepted: tuple[ExceptedRule, ...] = ()
 
 
 class ExplainedDecision(Out):

@@ -230,6 +230,10 @@ class Rule(Strict):
     rejects: list[Rejection] = Field(default_factory=list)
     rationale: str = Field(min_length=20)
     not_when: str | None = None
+    # The part of `not_when` that can be written as clauses: the rule never fires while any
+    # of them holds. A clause on an unknown fact does not hold, so an exception only applies
+    # when the requirements say so.
+    unless: list[Clause] = Field(default_factory=list)
     citations: list[Citation] = Field(min_length=1)
     examples: Examples
 
@@ -244,6 +248,8 @@ class Rule(Strict):
                 f"a rule has one purpose, found {', '.join(purposes)}; allowed: one of "
                 f"{', '.join(_PURPOSE_FIELDS)}, or 'connects' alone"
             )
+        if self.unless and not self.not_when:
+            raise ValueError("'unless' clauses need 'not_when': the prose a report shows for them")
         if self.reroutes and self.recommend is None:
             raise ValueError("only a 'recommend' rule can reroute edges through its component")
         if purposes and purposes[0] != "recommend" and (self.connects or self.rejects):
