@@ -1,5 +1,6 @@
-"""Every rule's declared examples behave as declared, on both backends, and every clause of
-every rule is necessary: making any one clause false silences the rule."""
+"""Every rule's declared examples behave as declared, on both backends; every clause of every
+rule is necessary: making any one clause false silences the rule; and every exception
+(``unless``) is honoured: making any one hold silences the rule, and an example shows it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 
 from advisor.catalog import DECISION_PREFIX, Catalog, load_catalog
-from advisor.engine.base import CompiledRule, compile_rules
+from advisor.engine.base import CompiledRule, apply_exceptions, compile_rules
 from advisor.engine.durable import DurableEngine
 from advisor.engine.reference import ReferenceEngine, clause_holds
 from advisor.facts import FactSpec, FactValue, build_facts
@@ -145,6 +146,83 @@ def test_each_clause_is_necessary(
         )
 
 
+def _satisfy(spec: FactSpec, op: Operator, operand: Any, facts: dict[str, FactValue],
+             fact: str) -> dict[str, FactValue]:
+    """A copy of ``facts`` in which the clause holds."""
+    out = dict(facts)
+    if op is Operator.exists:
+        if operand:
+            out[fact] = {"bool": True, "number": 1.0}.get(spec.type, spec.values[0] if spec.values else "x")
+        else:
+            out.pop(fact, None)
+    elif op is Operator.equals:
+        out[fact] = operand
+    elif op is Operator.not_equals:
+        out[fact] = (not operand if spec.type == "bool" else float(operand) + 1
+                     if spec.type == "number" else
+                     next(value for value in spec.values if value != operand))
+    elif op is Operator.one_of:
+        out[fact] = operand[0]
+    elif op is Operator.contains:
+        current = facts.get(fact, ())
+        assert isinstance(current, tuple)
+        out[fact] = (*current, operand)
+    else:
+        threshold = float(operand)
+        out[fact] = {Operator.gt: threshold + 1, Operator.gte: threshold,
+                     Operator.lt: threshold - 1, Operator.lte: threshold}[op]
+    return out
+
+
+def _exception_cases() -> list[Any]:
+    return [pytest.param(rule.id, example.name, index,
+                         id=f"{rule.id}-{example.name}-unless{index}-{clause.fact}")
+            for rule in _CATALOG.rules for example in rule.examples.fires
+            for index, clause in enumerate(rule.unless)]
+
+
+@pytest.mark.parametrize(("rule_id", "name", "index"), _exception_cases())
+def test_each_exception_silences_the_rule(
+    reference: Advisor, catalog: Catalog, matchers: dict[str, Any],
+    rule_id: str, name: str, index: int,
+) -> None:
+    """A rule never fires while one of its own exceptions holds, on either backend."""
+    rule = _BY_ID[rule_id]
+    exception = catalog.rule(rule_id).unless[index]
+    requirements = parse_requirements(_example(rule_id, "fires", name))
+    facts = _round_facts(reference, rule, requirements)
+    excepted = _satisfy(catalog.facts[exception.fact], exception.operator,
+                        exception.operand, facts, exception.fact)
+    for engine_name, engine in matchers.items():
+        fired, _ = apply_exceptions(engine.match_round(rule.round, facts))
+        assert rule_id in {firing.rule_id for firing in fired}, (
+            f"{engine_name}: rule does not fire on its own example")
+        fired, withheld = apply_exceptions(engine.match_round(rule.round, excepted))
+        assert rule_id not in {firing.rule_id for firing in fired}, (
+            f"{engine_name}: {rule_id} fires while its exception on {exception.fact} holds")
+        assert rule_id in {firing.rule_id for firing in withheld}
+
+
+def _exception_example_cases() -> list[Any]:
+    return [pytest.param(rule.id, index, id=f"{rule.id}-unless{index}-{clause.fact}")
+            for rule in _CATALOG.rules for index, clause in enumerate(rule.unless)]
+
+
+@pytest.mark.parametrize(("rule_id", "index"), _exception_example_cases())
+def test_every_exception_has_a_silent_example(reference: Advisor, rule_id: str,
+                                              index: int) -> None:
+    """A 'silent' example shows each exception at work: the rule's conditions hold, the
+    exception holds, and the report lists the rule as set aside because of it."""
+    rule = _CATALOG.rule(rule_id)
+    fact = rule.unless[index].fact
+    shown = []
+    for example in rule.examples.silent:
+        report = reference.recommend(parse_requirements(example.requirements))
+        shown.extend(example.name for item in report.excepted if item.rule_id == rule_id
+                     and any(evidence.fact == fact for evidence in item.exceptions))
+    assert shown, f"{rule_id}: no 'silent' example in which exception {index} ({fact}) sets it aside"
+
+
 _THRESHOLD_OPERATORS = (Operator.gt, Operator.gte, Operator.lt, Operator.lte)
 
 
@@ -154,19 +232,21 @@ def _step(spec: FactSpec) -> float:
 
 
 def _threshold_cases() -> list[Any]:
-    return [pytest.param(rule.id, index, id=f"{rule.id}-{index}-{clause.fact}")
-            for rule in _CATALOG.rules for index, clause in enumerate(rule.when)
+    return [pytest.param(rule.id, part, index, id=f"{rule.id}-{part}{index}-{clause.fact}")
+            for rule in _CATALOG.rules for part in ("when", "unless")
+            for index, clause in enumerate(getattr(rule, part))
             if clause.operator in _THRESHOLD_OPERATORS
             and not clause.fact.startswith(DECISION_PREFIX)]
 
 
-@pytest.mark.parametrize(("rule_id", "index"), _threshold_cases())
-def test_every_threshold_has_examples_one_step_either_side(rule_id: str, index: int) -> None:
+@pytest.mark.parametrize(("rule_id", "part", "index"), _threshold_cases())
+def test_every_threshold_has_examples_one_step_either_side(rule_id: str, part: str,
+                                                           index: int) -> None:
     """A moved threshold must fail a test: the rule's own examples hold a value that fires at
     the threshold's edge and one a step past it that does not (and test_example_behaves_as_
-    declared runs them)."""
+    declared runs them). For an exception the sides swap: at its edge the rule is set aside."""
     rule = _CATALOG.rule(rule_id)
-    clause = rule.when[index]
+    clause = getattr(rule, part)[index]
     threshold, step = clause.operand, _step(_CATALOG.facts[clause.fact])
     inside = {Operator.gt: threshold + step, Operator.gte: threshold,
               Operator.lt: threshold - step, Operator.lte: threshold}[clause.operator]
@@ -181,9 +261,10 @@ def test_every_threshold_has_examples_one_step_either_side(rule_id: str, index: 
                 found.append(value)
         return found
 
-    assert any(abs(value - inside) < 1e-9 for value in values("fires")), (
-        f"{rule_id}: no 'fires' example with {clause.fact} = {inside} "
-        f"({clause.operator.value} {threshold})")
-    assert any(abs(value - outside) < 1e-9 for value in values("silent")), (
-        f"{rule_id}: no 'silent' example with {clause.fact} = {outside} "
-        f"({clause.operator.value} {threshold})")
+    holding, failing = ("fires", "silent") if part == "when" else ("silent", "fires")
+    assert any(abs(value - inside) < 1e-9 for value in values(holding)), (
+        f"{rule_id}: no '{holding}' example with {clause.fact} = {inside} "
+        f"({part}: {clause.operator.value} {threshold})")
+    assert any(abs(value - outside) < 1e-9 for value in values(failing)), (
+        f"{rule_id}: no '{failing}' example with {clause.fact} = {outside} "
+        f"({part}: {clause.operator.value} {threshold})")
