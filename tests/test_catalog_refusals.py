@@ -326,6 +326,34 @@ RULE_CASES = [
         [Refusal(FILE, 8, "DATA-900", "review.pillar", "unknown pillar 'resilience'",
                  "define it in rules/_pillars.yaml")],
         id="review-unknown-pillar"),
+    # -- exceptions (unless)
+    pytest.param(
+        {RULE: edited(("rationale:", "unless:\n  - {fact: data.modell, equals: document}\n"
+                                     "not_when: Documents.\nrationale:"))},
+        [Refusal(FILE, 14, "DATA-900", "unless[0].fact", "unknown fact 'data.modell'",
+                 "did you mean 'data.model'?")],
+        id="exception-unknown-fact"),
+    pytest.param(
+        {RULE: edited(("rationale:", "unless:\n  - {fact: data.model, equals: key_value}\n"
+                                     "not_when: Documents.\nrationale:"))},
+        [Refusal(FILE, 14, "DATA-900", "unless[0]",
+                 "repeats a 'when' clause on data.model, so the rule never fires",
+                 "remove the exception or the clause")],
+        id="exception-repeats-a-condition"),
+    pytest.param(
+        {RULE: edited(("rationale:", "unless:\n  - {fact: data.model, equals: document}\n"
+                                     "not_when: Documents.\nrationale:"))},
+        [Refusal(FILE, 14, "DATA-900", "unless[0]",
+                 "data.model is already required to equal 'key_value', so this exception can "
+                 "never hold", "remove the exception or the clause")],
+        id="exception-that-can-never-hold"),
+    pytest.param(
+        {RULE: edited(("rationale:", "unless:\n  - {fact: data.consistency, equals: strong}\n"
+                                     "rationale:"))},
+        [Refusal(FILE, 13, "DATA-900", "unless",
+                 "exceptions need 'not_when': the prose the report shows for them",
+                 "add not_when: the case in which the advice does not hold")],
+        id="exception-without-prose"),
 ]
 
 REGISTRY_CASES = [

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from advisor.catalog import Catalog, CatalogError, load_catalog
+from advisor.catalog import DECISION_PREFIX, Catalog, CatalogError, load_catalog
+from advisor.conditions import holds
+from advisor.facts import build_facts
 from advisor.inputs import parse_requirements, read_requirements
 from advisor.pipeline import Advisor
 from advisor.render import render_json, render_markdown
@@ -218,11 +220,26 @@ def test_generated_profiles_keep_every_invariant(
 ) -> None:
     advisor = advisors[engine]
     broken: dict[tuple[str, tuple[str, ...]], int] = {}
+    against_exception: list[str] = []
+    set_aside = 0
     for document in random_profiles(random.Random(20261207), catalog, 2000):
-        for item in advisor.recommend(parse_requirements(document)).inconsistencies:
+        requirements = parse_requirements(document)
+        report = advisor.recommend(requirements)
+        for item in report.inconsistencies:
             key = (item.invariant_id, tuple(item.rule_ids))
             broken[key] = broken.get(key, 0) + 1
+        # A rule never fires while one of its own exceptions holds; one set aside names one.
+        facts = {**build_facts(requirements),
+                 **{f"{DECISION_PREFIX}{d.slot}": d.component for d in report.decisions}}
+        against_exception.extend(
+            firing.rule_id for firing in report.trace
+            if any(holds(fact, operator, operand, facts)
+                   for fact, operator, operand in catalog.exceptions(firing.rule_id)))
+        assert all(item.exceptions for item in report.excepted)
+        set_aside += len(report.excepted)
     assert broken == {}
+    assert against_exception == []
+    assert set_aside > 0
 
 
 def test_a_decision_resting_on_an_excused_decision_is_excused_too(tmp_path: Path) -> None:

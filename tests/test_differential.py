@@ -49,6 +49,7 @@ def _same(requirements: Requirements, advisors: dict[str, Advisor]) -> int:
         assert durable.conflicts == python.conflicts
         assert durable.capacity == python.capacity
         assert durable.review == python.review
+        assert durable.excepted == python.excepted
     return compared
 
 

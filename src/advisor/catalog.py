@@ -395,6 +395,12 @@ def _exception_problems(rule: Rule, file: str, doc: LocatedDocument) -> list[Loa
     """An exception that repeats, or can never hold beside, a clause of the rule's own ``when``
     decides nothing: it is a slip, refused with its line."""
     problems = []
+    if rule.unless and not rule.not_when:
+        problems.append(
+            LoadProblem(file, doc.line_of(("unless",)), rule.id, "unless",
+                        "exceptions need 'not_when': the prose the report shows for them",
+                        "add not_when: the case in which the advice does not hold")
+        )
     for index, exception in enumerate(rule.unless):
         for clause in rule.when:
             if clause.fact != exception.fact:

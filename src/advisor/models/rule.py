@@ -248,8 +248,6 @@ class Rule(Strict):
                 f"a rule has one purpose, found {', '.join(purposes)}; allowed: one of "
                 f"{', '.join(_PURPOSE_FIELDS)}, or 'connects' alone"
             )
-        if self.unless and not self.not_when:
-            raise ValueError("'unless' clauses need 'not_when': the prose a report shows for them")
         if self.reroutes and self.recommend is None:
             raise ValueError("only a 'recommend' rule can reroute edges through its component")
         if purposes and purposes[0] != "recommend" and (self.connects or self.rejects):
