@@ -56,6 +56,11 @@ def test_where_the_tool_differs_from_the_seed_the_report_says_why(
 def test_example_graph_contains_the_seed_scenario(durable: Advisor, name: str) -> None:
     report = durable.recommend(read_requirements(str(Path("examples") / f"{name}.yaml")))
     chosen = {node.id: node.component for node in report.graph.nodes}
+    # Practices are decisions but not nodes; every decision is pinned, drawn or not.
+    decided = {decision.slot: decision.component for decision in report.decisions}
+    unpinned = sorted(set(decided) - set(SCENARIOS[name]["components"]))
+    assert unpinned == [], f"decisions not reviewed in tests/scenarios.yaml: {unpinned}"
+    chosen.update(decided)
     for slot, expected in SCENARIOS[name]["components"].items():
         allowed = expected if isinstance(expected, list) else [expected]
         assert chosen.get(slot) in allowed, f"{slot}: got {chosen.get(slot)}, want {allowed}"
