@@ -3,12 +3,15 @@ run 40 minutes does not get Lambda as its object processor, and the report says 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from advisor.explain import explanation, render_explanation
 from advisor.inputs import parse_requirements
 from advisor.pipeline import Advisor
 from advisor.render import render_markdown
+from support import VALID_RULE, minimal_rules
 
 UPLOADS = {"workload": {"kind": "api"}, "data": {"model": "blob", "process_on_upload": True}}
 
@@ -57,3 +60,26 @@ def test_what_would_change_the_decision_names_the_exception(reference: Advisor) 
     text = render_explanation(explanation(report, "object_processing"), "md")
     assert "**900**" in text
     assert "`STOR-002` is set aside while `compute.max_duration_seconds` > 900" in text
+
+
+# DATA-901 keeps an index beside any key-value store, except beside DynamoDB (a decision made
+# in an earlier round): the exception reads the decision, and the report shows its value.
+INDEX_RULE = (
+    VALID_RULE.replace("DATA-900", "DATA-901")
+    .replace("recommends DynamoDB for key-value data", "keeps a metadata index in DynamoDB")
+    .replace("  slot: primary_datastore\n", "  slot: metadata_index\n")
+    .replace("rationale:", "not_when: The primary store is DynamoDB itself.\nunless:\n"
+             "  - {fact: decision.primary_datastore, equals: dynamodb}\nrationale:"))
+
+
+@pytest.mark.parametrize("engine", ["python", "durable"])
+def test_an_exception_on_a_decision_sets_the_rule_aside(tmp_path: Path, engine: str) -> None:
+    rules = minimal_rules(tmp_path, {"data/DATA-900-test.yaml": VALID_RULE,
+                                     "data/DATA-901-index.yaml": INDEX_RULE})
+    advisor = Advisor(rules=rules, engine=engine)
+    report = advisor.recommend(parse_requirements({"data": {"model": "key_value"}}))
+    assert {decision.slot for decision in report.decisions} == {"primary_datastore"}
+    (excepted,) = report.excepted
+    assert excepted.rule_id == "DATA-901"
+    assert [(e.fact, e.value, e.test) for e in excepted.exceptions] == [
+        ("decision.primary_datastore", "dynamodb", "= dynamodb")]

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from advisor.catalog import Catalog
+from advisor.catalog import DECISION_PREFIX, Catalog
 from advisor.conditions import holds
 from advisor.engine.base import Firing
 from advisor.facts import Facts
@@ -13,10 +13,13 @@ from advisor.models.report import Evidence, ExceptedRule
 from advisor.resolve import describe_test
 
 
-def excepted_rules(catalog: Catalog, withheld: Sequence[Firing], facts: Facts
-                   ) -> list[ExceptedRule]:
+def excepted_rules(catalog: Catalog, withheld: Sequence[Firing], facts: Facts,
+                   decisions: Mapping[str, str]) -> list[ExceptedRule]:
     """The withheld firings of one evaluation as report entries, in rule-id order; only the
-    exceptions that held are listed."""
+    exceptions that held are listed. An exception may test a decision: a slot is decided
+    once, before any rule that reads it, so the final decisions are what it saw."""
+    facts = {**facts, **{f"{DECISION_PREFIX}{slot}": component
+                         for slot, component in decisions.items()}}
     found = []
     for firing in sorted(withheld, key=lambda item: item.rule_id):
         rule = catalog.rule(firing.rule_id)

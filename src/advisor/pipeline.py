@@ -139,7 +139,7 @@ class Advisor:
             trace=list(trace.firings),
             inconsistencies=check_design(self.catalog, facts, resolution.decisions, drawn,
                                          resolution.conflicts),
-            excepted=excepted_rules(self.catalog, trace.excepted, facts),
+            excepted=excepted_rules(self.catalog, trace.excepted, facts, trace.decisions),
         )
 
 
