@@ -293,6 +293,13 @@ def test_a_body_of_sixty_thousand_keys_is_refused_small_fast_and_within_memory(
     assert _rss_kib(pid) - baseline < 200 * 1024
 
 
+def test_a_long_list_is_refused_before_validation(client: httpx.Client) -> None:
+    body = json.dumps({"workload": {"pillar_priorities": ["security"] * 6_000}})
+    response = _post(client, body)
+    assert response.status_code == 400 and len(response.content) < SMALL
+    assert "more than 5000 values" in response.json()["detail"]
+
+
 def test_a_422_lists_fifty_problems_then_counts_the_rest(client: httpx.Client) -> None:
     response = _post(client, _many_keys(2_000))  # 4,001 values: under the cap
     assert response.status_code == 422 and len(response.content) < SMALL
