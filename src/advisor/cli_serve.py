@@ -140,19 +140,20 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _allow_descriptors(connections: int) -> None:
-    """Raise the open-file limit to fit ``connections``; a ``Failure`` if it cannot be."""
+    """Raise the open-file limit to fit ``connections``, and as many refused ones waiting to
+    be closed (``advisor.server_limits``); a ``Failure`` if it cannot be."""
     try:
         import resource
     except ImportError:  # not on Unix: no limit to raise
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    needed = connections + SPARE_DESCRIPTORS
+    needed = 2 * connections + SPARE_DESCRIPTORS
     if soft == resource.RLIM_INFINITY or needed <= soft:
         return
     if hard != resource.RLIM_INFINITY and needed > hard:
         raise Failure(EXIT_INVALID, f"--max-connections {connections}: this process may open "
                                      f"at most {hard} files (ulimit -Hn), so at most "
-                                     f"{max(hard - SPARE_DESCRIPTORS, 0)} connections")
+                                     f"{max((hard - SPARE_DESCRIPTORS) // 2, 0)} connections")
     resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
 
 
