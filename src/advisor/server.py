@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -16,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from advisor.engine import ENGINE_NAMES
 from advisor.engine.base import CompileError, EngineError
@@ -36,7 +38,16 @@ MARKDOWN_UTF8 = "text/markdown; charset=utf-8"
 ORIGIN = "body"  # how validation messages name the request body
 MAX_DEPTH = 32  # requirements nest three levels; deeper bodies are refused before validation
 MAX_DIGITS = 100  # the largest allowed requirement value has 13 digits
+# Every key, item and scalar counts; a requirements document with every field and list filled
+# holds about a thousand, and validation work and the 422 grow with the count.
+MAX_VALUES = 5_000
+MAX_PROBLEMS = 50  # problems listed in a 422; the rest are counted
+MAX_SHOWN = 200  # characters of a value or key quoted back in a 422
+MAX_MESSAGE = 4_000  # characters of one problem's message, whatever it quotes
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+_BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 class RecommendationOut(Report):
@@ -142,20 +153,48 @@ async def _read_body(request: Request, limit: int) -> bytes:
                 raise _too_large(limit)
     except ClientDisconnect:
         raise _problem(400, "the client disconnected before sending the whole body") from None
-    media = request.headers.get("content-type", JSON).split(";", 1)[0].strip().lower()
+    given = request.headers.get("content-type")
+    media = (given or "").split(";", 1)[0].strip().lower()
     if media != JSON and not media.endswith("+json"):
+        got = media or ("no Content-Type header" if given is None else "an empty Content-Type")
         raise _problem(415, f"send the requirements as JSON with Content-Type: {JSON} "
-                            f"(got {media or 'an empty Content-Type'})")
+                            f"(got {got})")
     return bytes(received)
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _BodyError(f"duplicate key {json.dumps(key)} (each key may appear once)")
-        out[key] = value
-    return out
+def _too_many_values() -> str:
+    return (f"more than {MAX_VALUES} values (keys, list items and scalars together); a "
+            "requirements document holds far fewer")
+
+
+class _UniqueKeys:
+    """``json.loads``'s object hook: refuses a duplicate key, and stops parsing as soon as the
+    keys alone exceed ``MAX_VALUES``."""
+
+    def __init__(self) -> None:
+        self.keys = 0
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        self.keys += len(pairs)
+        if self.keys > MAX_VALUES:
+            raise _BodyError(_too_many_values())
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise _BodyError(f"duplicate key {_quote(key)} (each key may appear once)")
+            out[key] = value
+        return out
+
+
+def _shorten(text: str, limit: int = MAX_SHOWN) -> str:
+    """``text``, cut after ``limit`` characters with a note of its length."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def _quote(text: str) -> str:
+    return json.dumps(_shorten(text))
 
 
 def _bounded_int(text: str) -> int:
@@ -165,11 +204,16 @@ def _bounded_int(text: str) -> int:
 
 
 def _check_values(data: Any) -> None:
-    """HTTP 400 for what JSON parses but no requirements document holds: deep nesting, and
-    unpaired surrogate escapes (not Unicode text, so no message could echo them)."""
+    """HTTP 400 for what JSON parses but no requirements document holds: deep nesting, more
+    than ``MAX_VALUES`` values, and unpaired surrogate escapes (not Unicode text, so no message
+    could echo them)."""
     pending = [(data, 1)]
+    count = 0
     while pending:
         value, level = pending.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise _problem(400, f"request body: {_too_many_values()}")
         if level > MAX_DEPTH:
             raise _problem(400, f"request body nests deeper than {MAX_DEPTH} levels")
         if isinstance(value, dict):
@@ -184,15 +228,17 @@ def _check_values(data: Any) -> None:
 
 def _decode(body: bytes) -> Any:
     """The JSON document in ``body``; HTTP 400 naming what keeps it from being one."""
-    if not body.strip():
+    # A byte-order mark is allowed, as in a requirements file; offsets still count it.
+    skipped = len(_BOM) if body.startswith(_BOM) else 0
+    if not body[skipped:].strip():
         raise _problem(400, "request body is empty: send a JSON object of requirements "
                             "({} when nothing is known)")
     try:
-        data = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys,
+        data = json.loads(body[skipped:].decode("utf-8"), object_pairs_hook=_UniqueKeys(),
                           parse_int=_bounded_int)
     except UnicodeDecodeError as error:
-        raise _problem(400, f"request body is not UTF-8 text (bad byte at offset {error.start})"
-                       ) from None
+        raise _problem(400, "request body is not UTF-8 text (bad byte at offset "
+                            f"{error.start + skipped})") from None
     except json.JSONDecodeError as error:
         raise _problem(400, f"request body is not valid JSON: {error.msg} (line {error.lineno}, "
                             f"column {error.colno})") from None
@@ -204,10 +250,37 @@ def _decode(body: bytes) -> Any:
     return data
 
 
+def _shorten_quoted(message: str) -> str:
+    """``message`` with each value it quotes (as JSON) cut to ``MAX_SHOWN`` characters, and the
+    whole cut to ``MAX_MESSAGE``: a 900 KB description is not echoed back."""
+    if len(message) <= MAX_SHOWN:
+        return message
+
+    def cut(match: re.Match[str]) -> str:
+        quoted = match.group()
+        if len(quoted) <= MAX_SHOWN + 2:
+            return quoted
+        return f'{quoted[:MAX_SHOWN + 1]}..." ({len(quoted) - 2:,} characters)'
+
+    return _shorten(_QUOTED.sub(cut, message), MAX_MESSAGE)
+
+
+def _location(part: str | int) -> str | int:
+    return _shorten(part) if isinstance(part, str) else part
+
+
 def _invalid(error: InputError) -> HTTPException:
-    """HTTP 422 in FastAPI's shape, one entry per ``InputError`` problem."""
-    detail = [{"loc": [ORIGIN, *(problem.field or ())], "msg": problem.message,
-               "type": "invalid_requirements"} for problem in error.details]
+    """HTTP 422 in FastAPI's shape, one entry per ``InputError`` problem: at most
+    ``MAX_PROBLEMS`` of them, then one entry counting the rest."""
+    detail: list[dict[str, Any]] = [
+        {"loc": [ORIGIN, *(_location(part) for part in problem.field or ())],
+         "msg": _shorten_quoted(problem.message), "type": "invalid_requirements"}
+        for problem in error.details[:MAX_PROBLEMS]]
+    left = len(error.details) - MAX_PROBLEMS
+    if left > 0:
+        detail.append({"loc": [ORIGIN], "type": "more_problems",
+                       "msg": f"{left:,} more problems not listed (the first {MAX_PROBLEMS} "
+                              "are); correct these and send again"})
     return HTTPException(status_code=422, detail=detail)
 
 
@@ -229,7 +302,7 @@ def _check_engine(engine: str | None) -> None:
     if engine is not None and engine not in ENGINE_NAMES:
         raise HTTPException(status_code=422, detail=[{
             "loc": ["query", "engine"],
-            "msg": f"unknown engine {json.dumps(engine)} (allowed: {', '.join(ENGINE_NAMES)})",
+            "msg": f"unknown engine {_quote(engine)} (allowed: {', '.join(ENGINE_NAMES)})",
             "type": "enum",
         }])
 
@@ -243,7 +316,7 @@ def _flag(name: str, value: str | None, default: bool = False) -> bool:
     if value == "true":
         return True
     raise HTTPException(status_code=422, detail=[{
-        "loc": ["query", name], "msg": f"expected true or false, got {json.dumps(value)}",
+        "loc": ["query", name], "msg": f"expected true or false, got {_quote(value)}",
         "type": "bool"}])
 
 
@@ -326,8 +399,47 @@ _PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' 
                  "X-Content-Type-Options": "nosniff"}
 
 
-def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_000) -> FastAPI:
-    """The HTTP API over one shared ``advisor`` (default: the bundled rules, durable engine)."""
+def loopback_hosts(port: int) -> frozenset[str]:
+    """The Host header values naming a server that listens on loopback ``port``."""
+    hosts = {f"{name}:{port}" for name in LOOPBACK_NAMES}
+    if port == 80:  # a client leaves out the default port
+        hosts.update(LOOPBACK_NAMES)
+    return frozenset(hosts)
+
+
+class _HostCheck:
+    """HTTP 421 for a request whose Host header is not one of ``allowed``.
+
+    A web page can make a browser send requests to a loopback server under a name the page's
+    site controls (DNS rebinding); the Host header still carries that name, so a server bound
+    to loopback answers only requests that name loopback. A request without a Host header
+    (HTTP/1.0) cannot come from a browser and is let through.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: Collection[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(host.lower() for host in allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                host = value.decode("latin-1").lower()
+                if name == b"host" and host not in self.allowed:
+                    shown = ", ".join(sorted(self.allowed))
+                    response = JSONResponse(
+                        {"detail": f"Host {_quote(host)} does not name this server, which "
+                                   f"listens on loopback and answers only Host {shown} (a "
+                                   "guard against DNS rebinding)"},
+                        status_code=421, headers={"Connection": "close"})
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_000,
+               allowed_hosts: Collection[str] | None = None) -> FastAPI:
+    """The HTTP API over one shared ``advisor`` (default: the bundled rules, durable engine);
+    with ``allowed_hosts``, a request naming any other Host gets HTTP 421."""
     if max_body_bytes < 1:
         raise ValueError(f"max_body_bytes must be at least 1, got {max_body_bytes}")
     default = advisor if advisor is not None else Advisor()
@@ -416,7 +528,7 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_00
         try:
             found = catalog.rule(rule_id.upper())
         except KeyError:
-            raise _problem(404, f"no rule with id {json.dumps(rule_id)} (GET /v1/rules lists "
+            raise _problem(404, f"no rule with id {_quote(rule_id)} (GET /v1/rules lists "
                                 f"all {len(catalog.rules)} rules)") from None
         return JSONResponse(found.model_dump(mode="json", by_alias=True, exclude_none=True))
 
@@ -450,7 +562,7 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_00
     @app.get("/web/{name}", include_in_schema=False)
     def asset(name: str) -> Response:
         if name not in assets:
-            raise _problem(404, f"no file {json.dumps(name)} (files: {', '.join(ASSETS)})")
+            raise _problem(404, f"no file {_quote(name)} (files: {', '.join(ASSETS)})")
         return Response(assets[name], media_type=ASSETS[name], headers=_PAGE_HEADERS)
 
     @app.get("/healthz", response_model=Health, summary="Liveness and what is served")
@@ -465,4 +577,6 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_00
         return JSONResponse({"detail": "internal error; the server log has the details"},
                             status_code=500)
 
+    if allowed_hosts is not None:
+        app.add_middleware(_HostCheck, allowed=allowed_hosts)
     return app
