@@ -7,6 +7,7 @@ Loading fails closed: every problem in every file is collected and raised at onc
 from __future__ import annotations
 
 import difflib
+import gc
 import hashlib
 import json
 import re
@@ -550,13 +551,60 @@ def load_catalog(root: Path, use_cache: bool = True) -> Catalog:
         files = [root / name for name in REGISTRY_FILES] + _knowledge_files(root)
         files += [root / name for name in OPTIONAL_REGISTRY_FILES if (root / name).is_file()]
         entry = "catalog-" + cache.key(str(root), _digest(root, files))
-        cached = cache.load(entry)
-        if isinstance(cached, Catalog):
+        cached = _from_entry(cache.load(entry), root)
+        if cached is not None:
             return cached
     catalog = _load_catalog(root)
     if entry is not None:
-        cache.store(entry, catalog)
+        cache.store(entry, _to_entry(catalog))
     return catalog
+
+
+class _CatalogEntry(BaseModel):
+    """A validated catalog as the cache keeps it: plain JSON data, which cannot run code when
+    read, and is validated by the same models as the rule files when it is read back."""
+
+    rules: tuple[Rule, ...]
+    rule_files: dict[str, str]
+    components: dict[str, Component]
+    slots: dict[str, Slot]
+    sources: dict[str, Source]
+    areas: dict[str, Area]
+    facts: dict[str, FactSpec]
+    strata: tuple[tuple[str, ...], ...]
+    digest: str
+    slot_levels: dict[str, int]
+    pillars: dict[str, Pillar]
+    invariants: dict[str, Invariant]
+
+
+def _to_entry(catalog: Catalog) -> bytes:
+    fields = {name: getattr(catalog, name) for name in _CatalogEntry.model_fields}
+    # exclude_unset: each model reads back with the same fields set as when it was loaded.
+    entry = _CatalogEntry.model_construct(**fields)
+    return entry.model_dump_json(by_alias=True, exclude_unset=True).encode()
+
+
+def _from_entry(data: bytes | None, root: Path) -> Catalog | None:
+    """The catalog in a cache entry, or None when there is none or it does not validate."""
+    if data is None:
+        return None
+    # Validating builds about a hundred thousand objects, and the collector would walk the
+    # growing heap again and again meanwhile (a third of the time); they hold no cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        entry = _CatalogEntry.model_validate_json(data)
+        # Formulas are parsed again, through the same checks as when the rules loaded.
+        formulas = {rule.id: parse_formula(rule.capacity.formula)
+                    for rule in entry.rules if rule.capacity is not None}
+        return Catalog(root=root, formulas=formulas,
+                       **{name: getattr(entry, name) for name in _CatalogEntry.model_fields})
+    except Exception:  # an entry that does not make a valid catalog is rebuilt
+        return None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _load_catalog(root: Path) -> Catalog:

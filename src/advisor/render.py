@@ -11,7 +11,6 @@ from typing import Any
 import jinja2
 from pydantic import BaseModel
 
-from advisor import cache
 from advisor.memo import remember
 from advisor.models.report import CitationOut, Report
 from advisor.paths import templates_dir
@@ -73,16 +72,11 @@ def environment(directory: Path | None = None) -> jinja2.Environment:
 
 @functools.lru_cache(maxsize=8)
 def _environment(directory: str) -> jinja2.Environment:
-    # Cached: compiling the templates costs far more than rendering a report.
-    bytecode = cache.cache_dir()
-    if bytecode is not None:
-        (bytecode / "templates").mkdir(exist_ok=True)
+    # Cached in the process: compiling the templates costs far more than rendering a report.
+    # Never across processes: compiled templates are code, and the disk cache holds only data
+    # that cannot run anything when read (see advisor.cache); compiling costs ~0.1 s a start.
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
-        # Compiled templates are reused across processes (jinja checks the source checksum).
-        bytecode_cache=(
-            jinja2.FileSystemBytecodeCache(str(bytecode / "templates")) if bytecode else None
-        ),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # Markdown output, not HTML
         keep_trailing_newline=True,
