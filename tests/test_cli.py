@@ -309,7 +309,8 @@ def test_every_command_refuses_a_fifo_as_its_output(tmp_path: Path, command: lis
     assert sorted(path.name for path in tmp_path.iterdir()) == ["report.md"]
 
 
-@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)],
+                         ids=["umask-022", "umask-027", "umask-077"])
 def test_a_new_output_file_follows_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
     out = tmp_path / "report.md"
     result = _run("recommend", EXAMPLE, "--no-sensitivity", "-o", str(out), umask=umask)
