@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import os
 import shutil
 import socket
 import subprocess
@@ -18,6 +20,8 @@ from hypothesis import HealthCheck, settings
 
 from advisor.paths import examples_dir, rules_dir
 
+# prctl(2): remove a capability from the bounding set, so no program run afterwards has it.
+PR_CAPBSET_DROP = 24
 REGISTRIES = ("_areas.yaml", "_components.yaml", "_slots.yaml", "_sources.yaml")
 
 
@@ -124,3 +128,16 @@ def bounded(max_examples: int) -> settings:
     return settings(max_examples=max_examples, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
+
+
+def obey_file_permissions() -> None:
+    """For ``subprocess``'s ``preexec_fn``: a child of root loses the capabilities that let it
+    write where permissions forbid (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER), so a
+    test of an unwritable directory means the same for root as for any user."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2, 3):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+

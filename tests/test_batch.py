@@ -9,14 +9,18 @@ import fcntl
 import json
 import os
 import random
+import re
 import shutil
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pexpect
 import pytest
@@ -28,12 +32,12 @@ from advisor.pipeline import Advisor
 from advisor.render import render
 from advisor.sampling import random_requirements
 from batch_faults import MARKS
-from support import VALID_RULE, example_files, minimal_rules
+from support import VALID_RULE, example_files, minimal_rules, obey_file_permissions
 
 
-def batch(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def batch(*args: str, timeout: float = 120, **options: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "advisor", "batch", *args],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, **options)
 
 
 @contextlib.contextmanager
@@ -377,3 +381,152 @@ def test_rules_that_do_not_compile_exit_3_before_any_work(tmp_path: Path) -> Non
     assert "DATA-900" in result.stderr and "limit 64" in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_a_huge_value_is_recorded_clipped_in_the_journal_and_summaries(tmp_path: Path) -> None:
+    source = tmp_path / "big.jsonl"
+    huge = "x" * 20_000_000
+    source.write_text(json.dumps(api_profile("first")) + "\n"
+                      + json.dumps({"workload": {"name": huge}}) + "\n"
+                      + json.dumps({"workload": {huge[:5_000_000]: 1}}) + "\n")
+    out = tmp_path / "out"
+
+    result = batch(str(source), "-o", str(out), "--workers", "1")
+
+    assert result.returncode == 1, result.stderr
+    sizes = {str(path.relative_to(out)): path.stat().st_size
+             for path in out.rglob("*") if path.is_file()}
+    assert sorted(sizes) == [".batch/journal.jsonl", "reports/line-000001.md", "summary.json",
+                             "summary.md"]
+    assert all(size < 20_000 for size in sizes.values()), sizes
+    errors = {item["name"]: item["error"]
+              for item in json.loads((out / "summary.json").read_text())["failures"]}
+    assert errors["line-000002"].startswith("big.jsonl:2: workload.name: ")
+    # The value is cut to about 200 characters, marked by an ellipsis, with its length.
+    for name, length in (("line-000002", r"20,?000,?0\d\d"), ("line-000003", r"5,?000,?0\d\d")):
+        assert "x" * 150 in errors[name] and "x" * 300 not in errors[name], errors[name]
+        assert "\u2026" in errors[name] and re.search(length, errors[name]), errors[name]
+    for path in (out / "summary.md", out / ".batch" / "journal.jsonl"):
+        text = path.read_text()
+        assert "x" * 150 in text and "x" * 300 not in text
+
+
+def test_a_rerun_removes_the_reports_it_did_not_write_and_says_why(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    for name in ("a", "b", "c"):
+        shutil.copy(example_files()[0], source / f"{name}.yaml")
+    out = tmp_path / "out"
+    first = batch(str(source), "-o", str(out), "--workers", "1", umask=0o027)
+    assert first.returncode == 0, first.stderr
+    assert sorted(reports(out)) == ["a", "b", "c"]
+    # Every file follows the umask (not a private 0600 of a temporary file).
+    modes = {stat.S_IMODE(path.stat().st_mode)
+             for path in [*reports(out).values(), out / "summary.md", out / "summary.json",
+                          out / ".batch" / "journal.jsonl"]}
+    assert modes == {0o640}
+    (source / "b.yaml").write_text("data: {model: graphy}\n")
+    (source / "c.yaml").unlink()
+
+    second = batch(str(source), "-o", str(out), "--workers", "1")
+
+    assert second.returncode == 1, second.stderr
+    assert "2 stale reports removed from reports/ (see the summary)" in second.stderr
+    assert sorted(reports(out)) == ["a"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["removed_reports"] == [
+        {"file": "b.md", "reason": "its profile failed in this run"},
+        {"file": "c.md", "reason": "no profile of this name in the input"}]
+    markdown = (out / "summary.md").read_text()
+    assert "## Removed reports" in markdown and "| c.md | no profile of this name" in markdown
+
+    third = batch(str(source), "-o", str(out), "--workers", "1", "--format", "json")
+
+    assert third.returncode == 1, third.stderr
+    assert sorted(path.name for path in (out / "reports").iterdir()) == ["a.json"]
+    assert json.loads((out / "summary.json").read_text())["removed_reports"] == [
+        {"file": "a.md", "reason": "another format (this run wrote a.json)"}]
+
+
+def test_input_entries_that_are_not_regular_files_are_listed_as_skipped(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    write_lines(source / "a.json", [api_profile("a")])
+    os.mkfifo(source / "pipe.yaml")  # opened for reading, it would block the run
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(source / "socket.yaml"))
+    (source / "sub").mkdir()
+    write_lines(source / "sub" / "inner.json", [api_profile("inner")])
+    (source / "folder.yaml").symlink_to(source / "sub")
+    (source / "gone.yaml").symlink_to(source / "missing.yaml")
+    (source / "alias.json").symlink_to("a.json")  # a link to a regular file is read
+    os.mkfifo(source / ("p" * 250 + ".yaml"))  # a name is recorded clipped
+    write_lines(source / os.fsdecode(b"\xffbad.json"), [api_profile("bad")])
+    out = tmp_path / "out"
+
+    result = batch(str(source), "-o", str(out), "--workers", "1", timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert "4 profiles" not in result.stderr and "2 profiles: 2 succeeded" in result.stderr
+    assert "7 input entries skipped (see the summary)" in result.stderr
+    assert sorted(reports(out)) == ["a", "alias"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["skipped"] == [
+        {"name": "\\xffbad.json",
+         "reason": "its name is not UTF-8 (rename it; reports are named after it)"},
+        {"name": "folder.yaml", "reason": "a symbolic link to a directory, not a regular file"},
+        {"name": "gone.yaml", "reason": "a symbolic link to nothing (broken)"},
+        {"name": "pipe.yaml", "reason": "a FIFO (named pipe), not a regular file"},
+        {"name": "p" * 200 + "\u2026 (255 characters)",
+         "reason": "a FIFO (named pipe), not a regular file"},
+        {"name": "socket.yaml", "reason": "a socket, not a regular file"},
+        {"name": "sub", "reason": "a directory, not a regular file"}]
+    assert "| pipe.yaml | a FIFO (named pipe), not a regular file |" in (
+        out / "summary.md").read_text()
+    assert stat.S_ISFIFO((source / "pipe.yaml").lstat().st_mode)
+
+
+@pytest.mark.parametrize(("entry", "kind", "message"), [
+    ("summary.md", "fifo", "summary.md is a FIFO (named pipe), not a regular file"),
+    (".batch/journal.jsonl", "fifo", ".batch/journal.jsonl is a FIFO (named pipe), not a "
+                                     "regular file"),
+    ("summary.json", "directory", "summary.json is a directory, not a regular file"),
+    ("reports", "file", "reports is a regular file, not a directory"),
+])
+def test_an_output_directory_holding_the_wrong_kind_of_file_is_refused_before_work(
+        tmp_path: Path, entry: str, kind: str, message: str) -> None:
+    source = write_lines(tmp_path / "p.jsonl", [api_profile("a")])
+    out = tmp_path / "out"
+    path = out / entry
+    path.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.write_text("mine")
+
+    result = batch(str(source), "-o", str(out), timeout=60)
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"advisor: -o {out}: {message}")
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert sorted(str(item.relative_to(out)) for item in out.rglob("*")) == sorted(
+        {entry, str(Path(entry).parent)} - {"."})
+
+
+def test_an_output_directory_where_nothing_can_be_written_is_refused_before_work(
+        tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "p.jsonl", [api_profile("a")])
+    out = tmp_path / "out"
+    for directory in (out / "reports", out / ".batch", out):
+        directory.mkdir(parents=True, exist_ok=True)
+    (out / "reports").chmod(0o555)
+
+    # As root the child loses the capabilities that override permissions (see support.py).
+    result = batch(str(source), "-o", str(out), timeout=60, preexec_fn=obey_file_permissions)
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"advisor: -o {out}: cannot create a file in {out / 'reports'}: "
+                             "Permission denied\n")
+    assert sorted(str(item.relative_to(out)) for item in out.rglob("*")) == [".batch", "reports"]

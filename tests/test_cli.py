@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import socket
+import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from support import VALID_RULE, minimal_rules
+from support import VALID_RULE, minimal_rules, obey_file_permissions
 
 EXAMPLE = "examples/serverless-api.yaml"
 
@@ -196,3 +202,145 @@ def test_schema_is_generated_json_schema(flag: list[str]) -> None:
 def test_unknown_engine_is_a_usage_error() -> None:
     result = advisor("recommend", EXAMPLE, "--engine", "clips")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def _listing(directory: Path) -> dict[str, tuple[int, bytes | str | None]]:
+    """Every entry under ``directory``: its type and mode, and a regular file's bytes or a
+    link's target; a comparison of two listings shows anything created, replaced or left."""
+    listing: dict[str, tuple[int, bytes | str | None]] = {}
+    for path in sorted(directory.rglob("*")):
+        mode = path.lstat().st_mode
+        content = (path.read_bytes() if stat.S_ISREG(mode)
+                   else os.readlink(path) if stat.S_ISLNK(mode) else None)
+        listing[str(path.relative_to(directory))] = (mode, content)
+    return listing
+
+
+def _fifo(directory: Path) -> str:
+    os.mkfifo(directory / "report.md")
+    return str(directory / "report.md")
+
+
+def _socket(directory: Path) -> str:
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(directory / "report.md"))  # the socket file outlives the socket
+    return str(directory / "report.md")
+
+
+def _directory(directory: Path) -> str:
+    (directory / "reports").mkdir()
+    return str(directory / "reports")
+
+
+def _symbolic_link(directory: Path) -> str:
+    (directory / "kept.md").write_text("kept")
+    (directory / "report.md").symlink_to("kept.md")
+    return str(directory / "report.md")
+
+
+def _unwritable_directory(directory: Path) -> str:
+    (directory / "locked").mkdir()
+    (directory / "locked").chmod(0o555)
+    return str(directory / "locked" / "report.md")
+
+
+# Each -o that cannot be written as a regular file: how to make it, and what the one-line
+# message says. None of them may be opened (a FIFO would block), replaced or left with a
+# temporary file beside it.
+OUTPUT_REFUSALS: dict[str, tuple[Callable[[Path], str], str]] = {
+    "directory": (_directory, "is not a regular file (it is a directory;"),
+    "trailing slash": (lambda directory: f"{directory / 'new'}/",
+                       "is not a regular file (it names a directory;"),
+    "dot": (lambda directory: ".", "is not a regular file (it names a directory;"),
+    "fifo": (_fifo, "is not a regular file (it is a FIFO (named pipe);"),
+    "socket": (_socket, "is not a regular file (it is a socket;"),
+    "symbolic link": (_symbolic_link, "is not a regular file (it is a symbolic link;"),
+    "proc file": (lambda directory: "/proc/version", "cannot create a file in /proc:"),
+    "missing directory": (lambda directory: str(directory / "nowhere" / "report.md"),
+                          "does not exist"),
+    "unwritable directory": (_unwritable_directory, "locked: Permission denied"),
+}
+
+
+def _run(*args: str, cwd: Path | None = None, **options: Any) -> subprocess.CompletedProcess[str]:
+    environment = dict(os.environ)
+    if cwd is not None:  # the worktree's code, wherever the process runs
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(Path("src").resolve()), environment.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-m", "advisor", *args], capture_output=True,
+                          text=True, timeout=60, cwd=cwd, env=environment, **options)
+
+
+@pytest.mark.parametrize("case", sorted(OUTPUT_REFUSALS))
+def test_an_output_that_cannot_be_a_regular_file_is_refused_in_one_line(
+        tmp_path: Path, case: str) -> None:
+    make, message = OUTPUT_REFUSALS[case]
+    work = tmp_path / "work"
+    work.mkdir()
+    target = make(work)
+    before = _listing(work)
+
+    # As root the child loses the capabilities that override permissions (see support.py).
+    result = _run("recommend", str(Path(EXAMPLE).resolve()), "-o", target, cwd=work,
+                  preexec_fn=obey_file_permissions)
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"advisor: -o {target}: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert _listing(work) == before  # nothing created, replaced or left behind
+
+
+@pytest.mark.parametrize("command", [
+    ["explain", EXAMPLE, "-o"],
+    ["diff", EXAMPLE, EXAMPLE, "-o"],
+    ["doc", EXAMPLE, "-o"],
+    ["ask", "--no-input", "-o"],
+    ["ask", "--no-input", "--save"],
+])
+def test_every_command_refuses_a_fifo_as_its_output(tmp_path: Path, command: list[str]) -> None:
+    target = _fifo(tmp_path)
+    result = _run(*command, target)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"advisor: {command[-1]} {target}: is not a regular file (it is "
+                             "a FIFO (named pipe); give the path of a file to create or "
+                             "replace)\n")
+    assert stat.S_ISFIFO(os.lstat(target).st_mode)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["report.md"]
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)],
+                         ids=["umask-022", "umask-027", "umask-077"])
+def test_a_new_output_file_follows_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    out = tmp_path / "report.md"
+    result = _run("recommend", EXAMPLE, "--no-sensitivity", "-o", str(out), umask=umask)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == mode
+    assert out.read_text().startswith("# Serverless API")
+    assert [path.name for path in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_a_replaced_output_file_keeps_its_mode(tmp_path: Path) -> None:
+    out = tmp_path / "report.md"
+    out.write_text("old")
+    out.chmod(0o600)
+    result = _run("recommend", EXAMPLE, "--no-sensitivity", "-o", str(out), umask=0o022)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert out.read_text().startswith("# Serverless API")
+
+
+def _limit_file_size() -> None:
+    # Past the limit a write fails with EFBIG (Python ignores SIGXFSZ); the empty probe passes.
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+
+def test_a_write_that_fails_midway_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "report.md"
+    out.write_text("kept")
+    result = _run("recommend", EXAMPLE, "--no-sensitivity", "-o", str(out),
+                  preexec_fn=_limit_file_size)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"advisor: -o {out}: cannot write: File too large\n"
+    assert out.read_text() == "kept"
+    assert [path.name for path in tmp_path.iterdir()] == ["report.md"]

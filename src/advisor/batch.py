@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import signal
+import stat
 import sys
 import threading
 from collections.abc import Iterator
@@ -23,10 +24,16 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from advisor.batch_journal import Journal, JournalBusy, JournalEntry
+from advisor.batch_journal import Journal, JournalBusy, JournalEntry, clip, recorded_name
 from advisor.batch_pool import PoolError, WorkerPool
-from advisor.batch_profiles import Profile, discover_profiles
-from advisor.batch_summary import BatchSummary, render_summary, summarize
+from advisor.batch_profiles import Profile, discover_input
+from advisor.batch_summary import (
+    BatchSummary,
+    RemovedReport,
+    SkippedInput,
+    render_summary,
+    summarize,
+)
 from advisor.batch_worker import Outcome, WorkerSettings, evaluate_profile, resolve_function
 from advisor.catalog import Catalog
 from advisor.cli_common import (
@@ -35,6 +42,8 @@ from advisor.cli_common import (
     Failure,
     advisor_or_fail,
     catalog_or_fail,
+    check_directory_writable,
+    describe_file_type,
     write_atomically,
 )
 from advisor.engine import ENGINE_NAMES
@@ -134,6 +143,22 @@ def _check_output(source: Path, out_dir: Path) -> None:
     if source.is_dir() and source.resolve() == out_dir.resolve():
         raise Failure(EXIT_INVALID, f"-o {out_dir}: is the input directory (give another "
                                      "directory, so summaries are never read as profiles)")
+    # What the batch writes in it must be of the kind it writes: a FIFO in a file's place would
+    # block the run, a directory in one would fail it after all the work.
+    for name, directory in ((REPORTS, True), (str(JOURNAL.parent), True), (str(JOURNAL), False),
+                            *((summary, False) for summary in SUMMARIES)):
+        path = out_dir / name
+        try:
+            mode = (os.stat if directory else os.lstat)(path).st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            raise Failure(EXIT_INVALID, f"-o {out_dir}: {name}: {error.strerror}") from None
+        if not (stat.S_ISDIR(mode) if directory else stat.S_ISREG(mode)):
+            wanted = "a directory" if directory else "a regular file"
+            raise Failure(EXIT_INVALID, f"-o {out_dir}: {name} is {describe_file_type(mode)}, "
+                                        f"not {wanted} (move it away: the batch writes "
+                                        f"{wanted} there)")
 
 
 def _settings_digest(catalog: Catalog, engine: str, output_format: str) -> str:
@@ -151,7 +176,8 @@ def _remove_temporary_files(out_dir: Path) -> None:
     for name in SUMMARIES:
         leftovers += out_dir.glob(f".{name}.*")
     for path in leftovers:
-        path.unlink(missing_ok=True)
+        if not path.is_dir():
+            path.unlink(missing_ok=True)
 
 
 def _prepare(out_dir: Path) -> None:
@@ -160,6 +186,8 @@ def _prepare(out_dir: Path) -> None:
         (out_dir / JOURNAL).parent.mkdir(exist_ok=True)
     except OSError as error:
         raise Failure(EXIT_INVALID, f"-o {out_dir}: cannot create: {error.strerror}") from None
+    for directory in (out_dir, out_dir / REPORTS, (out_dir / JOURNAL).parent):
+        check_directory_writable(directory, f"-o {out_dir}")
 
 
 class _Run:
@@ -210,6 +238,33 @@ def _resume(run: _Run, reports: Path, output_format: str) -> set[str]:
     return resumed
 
 
+def _remove_stale_reports(reports: Path, run: _Run, output_format: str) -> list[RemovedReport]:
+    """Remove every file in ``reports`` that is not the report of a profile this complete run
+    succeeded with, so a report left there always describes its profile's current input; what
+    was removed and why."""
+    status = {run.profiles[index].name: entry.status for index, entry in run.finished.items()}
+    current = {f"{name}.{output_format}" for name, outcome in status.items()
+               if outcome == "succeeded"}
+    with os.scandir(reports) as listing:
+        stale = sorted((entry for entry in listing
+                        if entry.name not in current and not entry.name.startswith(".")
+                        and not entry.is_dir(follow_symlinks=False)),
+                       key=lambda entry: entry.name)
+    removed = []
+    for entry in stale:
+        stem = os.path.splitext(entry.name)[0]
+        outcome = status.get(stem)
+        if outcome is None:
+            reason = "no profile of this name in the input"
+        elif outcome == "succeeded":
+            reason = f"another format (this run wrote {stem}.{output_format})"
+        else:
+            reason = f"its profile {outcome.replace('_', ' ')} in this run"
+        Path(entry.path).unlink(missing_ok=True)
+        removed.append(RemovedReport(file=recorded_name(entry.name), reason=reason))
+    return removed
+
+
 def _evaluate(run: _Run, todo: list[int], workers: int, timeout: float,
               settings: WorkerSettings, stop: _StopRequest) -> None:
     chunk_size = max(1, min(MAX_CHUNK, len(todo) // (workers * CHUNKS_PER_WORKER)))
@@ -255,7 +310,8 @@ def run_batch(
     workers = workers if workers is not None else os.cpu_count() or 1
     _check_options(workers, timeout, output_format, engine)
     _check_output(source, out_dir)
-    profiles = discover_profiles(source)
+    found = discover_input(source)
+    profiles = found.profiles
     catalog = catalog_or_fail(str(rules) if rules is not None else None)
     advisor_or_fail(catalog, engine)  # rules that do not compile stop the run before any work
     resolve_function(evaluate)
@@ -270,9 +326,13 @@ def run_batch(
                                 timeout=timeout, progress=show, log=log)
         if not run.complete:
             return BatchResult(len(profiles), len(run.finished), None)
+        removed = _remove_stale_reports(out_dir / REPORTS, run, output_format)
         summary = summarize(list(run.finished.values()), resumed,
-                            source=source.resolve().name, engine=engine,
-                            output_format=output_format, ruleset_hash=catalog.digest)
+                            source=clip(source.resolve().name), engine=engine,
+                            output_format=output_format, ruleset_hash=catalog.digest,
+                            skipped=[SkippedInput(name=item.name, reason=item.reason)
+                                     for item in found.skipped],
+                            removed_reports=removed)
         for name in SUMMARIES:
             write_atomically(out_dir / name, render_summary(summary, Path(name).suffix[1:]))
     except OSError as error:

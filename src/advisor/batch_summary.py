@@ -43,6 +43,22 @@ class FailedProfile(_Out):
     error: str
 
 
+class SkippedInput(_Out):
+    """An entry of the input directory that was not read (not a regular file, or a name that
+    is not UTF-8), and why."""
+
+    name: str
+    reason: str
+
+
+class RemovedReport(_Out):
+    """A file an earlier run left in ``reports/`` that this run removed, and why (its profile
+    failed, is gone from the input, or the file is in another format)."""
+
+    file: str
+    reason: str
+
+
 class BatchSummary(_Out):
     """Everything the batch summary says; identical for identical inputs and settings.
 
@@ -57,11 +73,16 @@ class BatchSummary(_Out):
     decisions: dict[str, dict[str, int]]
     flagged: list[Flagged]
     failures: list[FailedProfile]
+    skipped: list[SkippedInput] = []
+    removed_reports: list[RemovedReport] = []
 
 
 def summarize(entries: Sequence[JournalEntry], resumed: Collection[str], *, source: str,
-              engine: str, output_format: str, ruleset_hash: str) -> BatchSummary:
-    """The summary of one entry per profile; ``resumed`` names those taken from the journal."""
+              engine: str, output_format: str, ruleset_hash: str,
+              skipped: Sequence[SkippedInput] = (),
+              removed_reports: Sequence[RemovedReport] = ()) -> BatchSummary:
+    """The summary of one entry per profile; ``resumed`` names those taken from the journal,
+    ``skipped`` the input entries not read, ``removed_reports`` the stale reports removed."""
     ordered = sorted(entries, key=lambda entry: entry.name)
     succeeded = [entry for entry in ordered if entry.status == "succeeded"]
     tallies: dict[str, Counter[str]] = {}
@@ -85,6 +106,8 @@ def summarize(entries: Sequence[JournalEntry], resumed: Collection[str], *, sour
                  for entry in succeeded if entry.conflicts or entry.warnings],
         failures=[FailedProfile(name=entry.name, status=entry.status, error=entry.error or "")
                   for entry in ordered if entry.status != "succeeded"],
+        skipped=sorted(skipped, key=lambda item: item.name),
+        removed_reports=sorted(removed_reports, key=lambda item: item.file),
     )
 
 

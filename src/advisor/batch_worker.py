@@ -15,10 +15,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from advisor.batch_journal import Status
+from advisor.batch_journal import Status, clip_message
 from advisor.batch_profiles import Profile
 from advisor.catalog import load_catalog
-from advisor.cli_common import write_atomically
+from advisor.cli_common import Failure, write_atomically
 from advisor.engine.base import CompileError, EngineError
 from advisor.inputs import InputError, Problem, parse_requirements, read_requirements
 from advisor.models.requirements import Requirements
@@ -107,19 +107,24 @@ def resolve_function(reference: str) -> Evaluate:
     return function
 
 
+def _failed(profile: Profile, error: str) -> Outcome:
+    # Clipped here, so a value of hundreds of megabytes echoed in the message never reaches
+    # the pipe to the parent.
+    return Outcome(profile.index, "failed", error=clip_message(error))
+
+
 def _evaluate_one(evaluate: Evaluate, advisor: Advisor, profile: Profile,
                   settings: WorkerSettings) -> Outcome:
     try:
         evaluation = evaluate(advisor, profile, settings.output_format)
         report = Path(settings.reports) / f"{profile.name}.{settings.output_format}"
         write_atomically(report, evaluation.text)
-    except InputError as error:
-        return Outcome(profile.index, "failed", error=str(error))
+    except (InputError, Failure) as error:  # Failure: the report could not be written
+        return _failed(profile, str(error))
     except (EngineError, CompileError) as error:
-        return Outcome(profile.index, "failed",
-                       error=f"engine '{settings.engine}' failed: {error}")
+        return _failed(profile, f"engine '{settings.engine}' failed: {error}")
     except Exception as error:  # one bad profile must not stop the batch
-        return Outcome(profile.index, "failed", error=f"{type(error).__name__}: {error}")
+        return _failed(profile, f"{type(error).__name__}: {error}")
     return Outcome(profile.index, "succeeded", evaluation.decisions, evaluation.warnings,
                    evaluation.conflicts)
 

@@ -24,6 +24,7 @@ from advisor.cli_common import (
     add_engine_option,
     add_rules_option,
     catalog_or_fail,
+    check_writable,
     emit,
     report_for_file,
 )
@@ -38,6 +39,7 @@ from advisor.render import FORMATS, render
 
 
 def _recommend(args: argparse.Namespace) -> int:
+    check_writable("-o", args.output)
     report = report_for_file(args.file, args.rules, args.engine, args.sensitivity)
     emit(render(report, args.format), args.output)
     return EXIT_OK

@@ -100,7 +100,7 @@ def _ask(args: argparse.Namespace) -> int:
 
     def save(state: Answers) -> None:
         if args.save:
-            write_atomically(Path(args.save), dump_answers(state, asked))
+            write_atomically(Path(args.save), dump_answers(state, asked), f"--save {args.save}")
 
     if not args.no_input:
         try:

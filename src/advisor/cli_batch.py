@@ -58,9 +58,14 @@ def run_batch_command(args: argparse.Namespace) -> int:
     totals = result.summary.totals
     evaluated = totals.profiles - totals.resumed
     rate = f" ({evaluated / elapsed:.0f} profiles/s)" if evaluated and elapsed > 0 else ""
+    notes = "".join(
+        f"; {count} {what} (see the summary)" for count, what in (
+            (len(result.summary.skipped), "input entries skipped"),
+            (len(result.summary.removed_reports), "stale reports removed from reports/"))
+        if count)
     sys.stderr.write(
         f"{totals.profiles} profiles: {totals.succeeded} succeeded, {totals.failed} failed "
         f"({totals.timed_out} timed out); {totals.resumed} resumed from an earlier run, "
-        f"{evaluated} evaluated in {elapsed:.1f} s{rate}; summary: "
+        f"{evaluated} evaluated in {elapsed:.1f} s{rate}{notes}; summary: "
         f"{Path(args.output) / 'summary.md'}\n")
     return EXIT_OK if totals.failed == 0 else EXIT_SOME_FAILED

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
+import stat
 import sys
-import tempfile
 from pathlib import Path
 
 from advisor.catalog import Catalog, CatalogError, load_catalog
@@ -42,27 +43,126 @@ class Failure(Exception):
         self.code = code
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename: whole or nothing."""
-    directory = path.resolve().parent
+# Random temporary names tried before giving up (a clash is a one in four billion chance).
+TEMPORARY_ATTEMPTS = 100
+# Characters of the target's name kept in its temporary file's name, so the temporary name
+# stays under the file system's limit (255 bytes) even for a long name in a wide script.
+TEMPORARY_NAME_CHARACTERS = 48
+
+
+def describe_file_type(mode: int) -> str:
+    """What a file of this ``st_mode`` is, for messages: 'a regular file', 'a FIFO', ..."""
+    kinds = ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"),
+             (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def _existing_regular_file(path: Path, shown: str) -> os.stat_result | None:
+    """The status of ``path`` when it is a regular file, None when it does not exist; a
+    ``Failure`` for anything else. Never follows a symbolic link and never opens the path
+    (opening a FIFO blocks, opening a device can act on it)."""
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise Failure(EXIT_INVALID, f"{shown}: cannot write: {error.strerror}") from None
+    if stat.S_ISLNK(status.st_mode):
+        raise Failure(EXIT_INVALID, f"{shown}: is not a regular file (it is a symbolic link; "
+                                    "give the path of the file it points to)")
+    if not stat.S_ISREG(status.st_mode):
+        raise Failure(EXIT_INVALID, f"{shown}: is not a regular file (it is "
+                                    f"{describe_file_type(status.st_mode)}; give the path of "
+                                    "a file to create or replace)")
+    return status
+
+
+def _create_temporary(directory: Path, name: str, shown: str) -> tuple[int, Path]:
+    """A new, empty dot file for ``name`` in ``directory`` (batch clean-up finds it by the
+    dot), open for writing. Its mode is 0666 less the umask, as for any file a program makes."""
     if not directory.is_dir():
-        raise Failure(EXIT_INVALID, f"{path}: directory {directory} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+        raise Failure(EXIT_INVALID, f"{shown}: directory {Path(os.path.abspath(directory))} "
+                                    "does not exist")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(TEMPORARY_ATTEMPTS):
+        temporary = directory / f".{name[:TEMPORARY_NAME_CHARACTERS]}.{secrets.token_hex(4)}"
+        try:
+            return os.open(temporary, flags, 0o666), temporary
+        except FileExistsError:
+            continue
+        except OSError as error:
+            where = Path(os.path.abspath(directory))
+            raise Failure(EXIT_INVALID, f"{shown}: cannot create a file in {where}: "
+                                        f"{error.strerror}") from None
+    raise Failure(EXIT_INVALID, f"{shown}: cannot create a temporary file in {directory}")
+
+
+def write_atomically(path: Path, text: str, shown: str | None = None) -> None:
+    """Write ``text`` to the regular file ``path`` whole or not at all (a temporary file
+    beside it, then a rename); a ``Failure`` naming ``shown`` (default: the path) when the
+    path is not a regular file (a directory, FIFO, device, socket or symbolic link: refused,
+    never opened) or cannot be written, with no temporary file left behind.
+
+    A new file gets mode 0666 less the umask; a replaced file keeps its permission bits."""
+    shown = shown if shown is not None else str(path)
+    existing = _existing_regular_file(path, shown)
+    handle, temporary = _create_temporary(path.parent, path.name, shown)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            if existing is not None:  # before any byte is written: a private file stays so
+                os.fchmod(stream.fileno(), stat.S_IMODE(existing.st_mode) & 0o777)
             stream.write(text)
+        # Looked at again just before the rename, which would replace whatever is there.
+        _existing_regular_file(path, shown)
         os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise Failure(EXIT_INVALID, f"{shown}: cannot write: {error.strerror}") from None
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
-def emit(text: str, output: str | None) -> None:
-    """Write to ``output`` (whole or nothing), or to stdout when it is None or '-'."""
+def _names_a_directory(value: str) -> bool:
+    # pathlib drops a trailing slash, which would turn "out/" into a file named "out".
+    return value.endswith(("/", os.sep)) or Path(value).name in ("", ".", "..")
+
+
+def check_writable(option: str, value: str | None) -> None:
+    """Refuse, before any work is done, an output path that could not be written: one naming
+    a directory, an existing file that is not a regular file, a missing directory, or a
+    directory where no file can be created (tried with an empty temporary file)."""
+    if value is None or value == "-":
+        return
+    shown = f"{option} {value}"
+    if _names_a_directory(value):
+        raise Failure(EXIT_INVALID, f"{shown}: is not a regular file (it names a directory; "
+                                    "give the path of a file to create or replace)")
+    path = Path(value)
+    _existing_regular_file(path, shown)
+    check_directory_writable(path.parent, shown)
+
+
+def check_directory_writable(directory: Path, shown: str) -> None:
+    """A ``Failure`` naming ``shown`` unless a file can be created in ``directory`` (tried with
+    an empty temporary file, removed at once: permissions alone do not tell, e.g. for root or
+    on a read-only file system)."""
+    handle, temporary = _create_temporary(directory, "probe", shown)
+    os.close(handle)
+    temporary.unlink(missing_ok=True)
+
+
+def emit(text: str, output: str | None, option: str = "-o") -> None:
+    """Write to the file ``output`` (as ``write_atomically``; messages name ``option``), or to
+    stdout when it is None or '-'."""
     if output is None or output == "-":
         sys.stdout.write(text)
-    else:
-        write_atomically(Path(output), text)
+        return
+    if _names_a_directory(output):
+        check_writable(option, output)  # raises: says why
+    write_atomically(Path(output), text, f"{option} {output}")
 
 
 def catalog_or_fail(rules: str | None) -> Catalog:
@@ -72,15 +172,6 @@ def catalog_or_fail(rules: str | None) -> Catalog:
     except CatalogError as error:
         count = len(error.problems)
         raise Failure(EXIT_INVALID, f"{error}\n{count} problem(s) in the rules") from None
-
-
-def check_writable(option: str, value: str | None) -> None:
-    """Refuse an output path whose directory does not exist, before any work is done."""
-    if value is None or value == "-":
-        return
-    directory = Path(value).resolve().parent
-    if not directory.is_dir():
-        raise Failure(EXIT_INVALID, f"{option} {value}: directory {directory} does not exist")
 
 
 def requirements_or_fail(path: str) -> Requirements:

@@ -15,6 +15,7 @@ from advisor.cli_common import (
     add_engine_option,
     advisor_or_fail,
     catalog_or_fail,
+    check_writable,
     emit,
     recommend_or_fail,
     requirements_or_fail,
@@ -45,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_diff(args: argparse.Namespace) -> int:
     """Handle ``advisor diff``; raises ``advisor.cli_common.Failure`` for a user's mistake."""
+    check_writable("-o", args.output)
     rules: list[str] = args.rules or []
     result: ReportDiff | RulesDiff
     if len(rules) > 2:
