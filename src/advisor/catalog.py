@@ -35,7 +35,15 @@ from advisor.models.rule import (
     Slot,
     Source,
 )
-from advisor.yamlio import LocatedDocument, Path_, YamlError, parse_yaml
+from advisor.yamlio import (
+    LocatedDocument,
+    Path_,
+    YamlError,
+    clip,
+    decode_utf8,
+    parse_yaml,
+    read_bounded,
+)
 
 ClauseTuple = tuple[str, Operator, Any]
 REGISTRY_FILES = ("_areas.yaml", "_components.yaml", "_slots.yaml", "_sources.yaml")
@@ -44,6 +52,9 @@ OPTIONAL_REGISTRY_FILES = ("_pillars.yaml", "_invariants.yaml")
 DECISION_PREFIX = "decision."
 # Decisions may build on decisions; deeper chains than this are a modelling error.
 MAX_CHAIN_DEPTH = 8
+# Ten times the largest bundled file (_sources.yaml); a rules directory given with --rules
+# may hold anything, and a file is read whole before it is parsed.
+MAX_FILE_BYTES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -179,12 +190,15 @@ def _hint_for(item: Any) -> str:
 
 
 def _read(path: Path, root: Path, problems: list[LoadProblem]) -> LocatedDocument | None:
+    """The document in a knowledge file, or None with its problem added: too large, not UTF-8,
+    not YAML, or outside what ``parse_yaml`` accepts (anchors and aliases, deep nesting ...)."""
     file = _location(path, root)
     try:
-        return parse_yaml(path.read_text(encoding="utf-8"))
+        return parse_yaml(decode_utf8(read_bounded(path, MAX_FILE_BYTES)))
     except YamlError as error:
-        problems.append(LoadProblem(file, error.line, "-", "(document)", error.problem))
-    except (OSError, UnicodeDecodeError) as error:
+        field = ".".join(clip(str(part)) for part in error.path) if error.path else "(document)"
+        problems.append(LoadProblem(file, error.line, "-", field or "(document)", error.problem))
+    except OSError as error:
         problems.append(LoadProblem(file, 1, "-", "(document)", f"cannot read: {error}"))
     return None
 
@@ -368,7 +382,8 @@ def _digest(root: Path, files: Iterable[Path]) -> str:
     for path in sorted(files):
         hasher.update(path.relative_to(root).as_posix().encode())
         hasher.update(b"\0")
-        hasher.update(path.read_bytes())
+        with path.open("rb") as stream:  # a larger file is refused when loaded, never cached
+            hasher.update(stream.read(MAX_FILE_BYTES + 1))
         hasher.update(b"\0")
     return hasher.hexdigest()
 

@@ -164,7 +164,8 @@ def questions(path: Path | None = None) -> list[Question]:
 @functools.lru_cache(maxsize=4)
 def _load(path: str) -> tuple[Question, ...]:
     try:
-        doc = parse_yaml(Path(path).read_text(encoding="utf-8"))
+        # The questionnaire is ours, not a user's: its anchors reuse shared parts.
+        doc = parse_yaml(Path(path).read_text(encoding="utf-8"), allow_aliases=True)
     except YamlError as error:
         raise QuestionnaireError([f"{path}:{error.line}: {error.problem}"]) from None
     except (OSError, UnicodeDecodeError) as error:
