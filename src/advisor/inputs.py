@@ -69,6 +69,14 @@ class Problem:
         return f"{self.where}: {self.text}"
 
 
+def _echo(given: Any) -> str:
+    """``given`` as JSON for a message: a long string is cut inside its quotes, then its
+    length in characters (of the value, not of its JSON form)."""
+    if isinstance(given, str) and len(given) > ECHO_LIMIT:
+        return f'{json.dumps(given[:ECHO_LIMIT])[:-1]}\u2026" ({len(given):,} characters)'
+    return clip(json.dumps(given))
+
+
 def _bounded(problem: Problem) -> Problem:
     """``problem`` with every echoed key and the message clipped (what a hostile document puts
     in a key or value must not make a message of its size)."""
@@ -243,7 +251,7 @@ def describe_validation_error(
                        else item["msg"][0].lower() + item["msg"][1:])
             given = item.get("input")
             if not isinstance(given, Mapping | list):
-                problem += f", got {clip(json.dumps(given))}"
+                problem += f", got {_echo(given)}"
             allowed = _allowed(section, name) if loc else ""
         where = f"{origin}:{doc.line_of(loc)}" if doc is not None else origin
         suffix = f" ({allowed})" if allowed else ""

@@ -31,6 +31,7 @@ from advisor.render import render
 from advisor.web import ASSETS, STATIC_DIR
 from advisor.web.report_html import report_html
 from advisor.web.state import QuestionnaireState, questionnaire_state
+from advisor.yamlio import clip
 
 JSON = "application/json"
 MARKDOWN = "text/markdown"
@@ -42,12 +43,9 @@ MAX_DIGITS = 100  # the largest allowed requirement value has 13 digits
 # holds about a thousand, and validation work and the 422 grow with the count.
 MAX_VALUES = 5_000
 MAX_PROBLEMS = 50  # problems listed in a 422; the rest are counted
-MAX_SHOWN = 200  # characters of a value or key quoted back in a 422
-MAX_MESSAGE = 4_000  # characters of one problem's message, whatever it quotes
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 class RecommendationOut(Report):
@@ -186,15 +184,8 @@ class _UniqueKeys:
         return out
 
 
-def _shorten(text: str, limit: int = MAX_SHOWN) -> str:
-    """``text``, cut after ``limit`` characters with a note of its length."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text):,} characters)"
-
-
 def _quote(text: str) -> str:
-    return json.dumps(_shorten(text))
+    return json.dumps(clip(text))
 
 
 def _bounded_int(text: str) -> int:
@@ -250,33 +241,15 @@ def _decode(body: bytes) -> Any:
     return data
 
 
-def _shorten_quoted(message: str) -> str:
-    """``message`` with each value it quotes (as JSON) cut to ``MAX_SHOWN`` characters, and the
-    whole cut to ``MAX_MESSAGE``: a 900 KB description is not echoed back."""
-    if len(message) <= MAX_SHOWN:
-        return message
-
-    def cut(match: re.Match[str]) -> str:
-        quoted = match.group()
-        if len(quoted) <= MAX_SHOWN + 2:
-            return quoted
-        return f'{quoted[:MAX_SHOWN + 1]}..." ({len(quoted) - 2:,} characters)'
-
-    return _shorten(_QUOTED.sub(cut, message), MAX_MESSAGE)
-
-
-def _location(part: str | int) -> str | int:
-    return _shorten(part) if isinstance(part, str) else part
-
-
 def _invalid(error: InputError) -> HTTPException:
     """HTTP 422 in FastAPI's shape, one entry per ``InputError`` problem: at most
     ``MAX_PROBLEMS`` of them, then one entry counting the rest."""
     detail: list[dict[str, Any]] = [
-        {"loc": [ORIGIN, *(_location(part) for part in problem.field or ())],
-         "msg": _shorten_quoted(problem.message), "type": "invalid_requirements"}
+        {"loc": [ORIGIN, *(problem.field or ())], "msg": problem.message,
+         "type": "invalid_requirements"}
         for problem in error.details[:MAX_PROBLEMS]]
-    left = len(error.details) - MAX_PROBLEMS
+    # InputError has already clipped every echoed key and value, and counted what it dropped.
+    left = len(error.details) + error.omitted - MAX_PROBLEMS
     if left > 0:
         detail.append({"loc": [ORIGIN], "type": "more_problems",
                        "msg": f"{left:,} more problems not listed (the first {MAX_PROBLEMS} "
