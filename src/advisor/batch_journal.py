@@ -12,6 +12,8 @@ from typing import IO, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from advisor.yamlio import clip as clip_text
+
 Status = Literal["succeeded", "failed", "timed_out"]
 
 # What a batch records of anything it echoes from its input (a name, a value inside an error
@@ -29,9 +31,7 @@ _LONG_WORD = re.compile(rf"\S{{{MAX_ECHO_CHARACTERS + CLIP_MARK_ROOM + 1},}}")
 def clip(text: str, limit: int = MAX_ECHO_CHARACTERS) -> str:
     """``text`` as recorded: when it is longer than ``limit`` (and the room for the mark), its
     first ``limit`` characters, an ellipsis and its length."""
-    if len(text) <= limit + CLIP_MARK_ROOM:
-        return text
-    return f"{text[:limit]}\u2026 ({len(text):,} characters)"
+    return text if len(text) <= limit + CLIP_MARK_ROOM else clip_text(text, limit)
 
 
 def recorded_name(name: str) -> str:
