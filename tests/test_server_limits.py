@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from advisor.server_limits import ConnectionLimits, Tally
 from support import serving, start_server
 
 MAX_CONNECTIONS = 20
@@ -404,3 +405,17 @@ def test_a_limit_below_one_exits_2(tmp_path: Path, option: str) -> None:
     assert process.wait(timeout=120) == 2
     assert f"advisor: {option} 0: must be at least 1" in log.read_text()
     assert "Traceback" not in log.read_text()
+
+
+def test_the_log_summary_names_each_reason_once_then_starts_again() -> None:
+    limits = ConnectionLimits(max_connections=100, header_timeout=10, body_timeout=30,
+                              keep_alive_timeout=5)
+    tally = Tally(refused=3, slow_headers=1, stalled_reader=2)
+    assert tally.summary(limits, 10) == (
+        "advisor: in the last 10 s: refused 3 connections past the limit of 100 open; "
+        "dropped 1 connection whose headers took more than 10 s; "
+        "dropped 2 connections that read nothing of an answer for 30 s")
+    assert tally.summary(limits, 10) is None  # counted once, then reset
+    tally.slow_body = 1
+    assert tally.summary(limits, 10) == (
+        "advisor: in the last 10 s: dropped 1 connection whose body took more than 30 s")

@@ -48,24 +48,23 @@ class Tally:
 
     def summary(self, limits: ConnectionLimits, seconds: float) -> str | None:
         """One line naming every count that is not zero (None if all are), then all reset."""
-        parts = []
-        if self.refused:
-            parts.append(f"refused {_connections(self.refused)} past the limit of "
-                         f"{limits.max_connections} open")
-        if self.slow_headers:
-            parts.append(f"dropped {_connections(self.slow_headers)} whose headers took "
-                         f"more than {limits.header_timeout} s")
-        if self.slow_body:
-            parts.append(f"dropped {_connections(self.slow_body)} whose body took more "
-                         f"than {limits.body_timeout} s")
-        if self.stalled_reader:
-            parts.append(f"dropped {_connections(self.stalled_reader)} that read nothing "
-                         f"of an answer for {limits.body_timeout} s")
+        counts = [getattr(self, field.name) for field in fields(self)]
+        parts = [f"{verb} {_connections(count)} {why.format(limits=limits)}"
+                 for (verb, why), count in zip(_REASONS, counts, strict=True) if count]
         for field in fields(self):
             setattr(self, field.name, 0)
         if not parts:
             return None
         return f"advisor: in the last {seconds:.0f} s: {'; '.join(parts)}"
+
+
+# What each count of a Tally says in the summary, in field order.
+_REASONS = (
+    ("refused", "past the limit of {limits.max_connections} open"),
+    ("dropped", "whose headers took more than {limits.header_timeout} s"),
+    ("dropped", "whose body took more than {limits.body_timeout} s"),
+    ("dropped", "that read nothing of an answer for {limits.body_timeout} s"),
+)
 
 
 def _connections(count: int) -> str:
