@@ -151,10 +151,13 @@ def test_an_existing_part_outranks_a_mere_default(durable: Advisor) -> None:
 
 
 def test_a_replaceable_part_gives_way_to_any_proposal(durable: Advisor) -> None:
+    # Per-client quotas are a documented reason for a REST API (API-001); a default front door
+    # alone would not move functions off a running load balancer (API-022's exception).
     document = {"workload": {"kind": "api"}, "operations": {"prefer_serverless": True},
+                "api": {"rate_limiting": True},
                 "existing": {"front_door": "alb"}, "constraints": {"replaceable": ["front_door"]}}
     report = _report(durable, document)
-    assert _decision(report, "front_door").component == "api_gateway_http"
+    assert _decision(report, "front_door").component == "api_gateway_rest"
     assert report.constraints[0].kind == "replaceable"
     assert report.constraints[0].status == "replaced"
     # Giving way is what replaceable asks for: nothing was demanded, so nothing conflicts.
@@ -303,9 +306,9 @@ def test_the_questionnaire_asks_for_components_with_a_reason() -> None:
 
 def test_a_kept_part_outranks_a_required_component(durable: Advisor) -> None:
     document = {"workload": {"kind": "api"}, "operations": {"prefer_serverless": True},
-                "existing": {"front_door": "alb"},
+                "api": {"rate_limiting": True}, "existing": {"front_door": "alb"},
                 "constraints": {"keep": ["front_door"], "must_use": [
-                    {"component": "api_gateway_http", "reason": "Platform standard"}]}}
+                    {"component": "api_gateway_rest", "reason": "Platform standard"}]}}
     report = _report(durable, document)
     decision = _decision(report, "front_door")
     assert (decision.component, decision.existing) == ("alb", True)
