@@ -147,6 +147,10 @@ CASES: list[tuple[str, str, bytes, tuple[str, ...], int | None]] = [
       "; did you mean 'key_value'?"), 1),
     ("a misspelt list item", "item.yaml", b"security:\n  compliance: [hipaa, pci_dsss]\n",
      ("{file}:2: security.compliance.1:", "; did you mean 'pci_dss'?"), 1),
+    # A line break in the name would start new Markdown blocks in the report's title.
+    ("a name on two lines", "name.yaml", b'workload: {name: "Shop\\n\\n## Injected"}\n',
+     ("{file}:1: workload.name: value error, the name is the report's title and must be one "
+      'line, got "Shop\\n\\n## Injected"',), 1),
     ("a 900 KB value", "value900k.yaml",
      b'traffic: {peak_rps: "' + b"x" * 900_000 + b'"}\n',
      ('{file}:1: traffic.peak_rps: input should be a valid number, got "xxx',

@@ -370,7 +370,8 @@ Positive = Annotated[float, Field(gt=0, le=MAX_NUMBER, allow_inf_nan=False)]
 class Workload(Section):
     """What kind of system this is."""
 
-    name: str | None = Field(None, max_length=200, description="A short name for the system.")
+    name: str | None = Field(None, max_length=200,
+                             description="A short name for the system, on one line.")
     kind: WorkloadKind | None = Field(
         None,
         description="The main shape of the workload: an interactive web application, an API, "
@@ -382,6 +383,14 @@ class Workload(Section):
         description="Well-Architected pillars in this workload's priority order, most important "
         "first; the review section follows this order.",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _one_line_name(cls, value: str | None) -> str | None:
+        # The name is the report's title: a line break would start new Markdown blocks there.
+        if value is not None and ("\n" in value or "\r" in value):
+            raise ValueError("the name is the report's title and must be one line")
+        return value
 
     @field_validator("pillar_priorities")
     @classmethod
