@@ -9,12 +9,15 @@ import pickle
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pytest
 
 from advisor import cache
+from advisor import catalog as catalog_module
 from advisor.catalog import CatalogError, load_catalog
 from advisor.paths import rules_dir
 from advisor.render import environment
@@ -199,6 +202,64 @@ def test_an_edited_rule_file_is_never_served_from_the_cache(tmp_path: Path, priv
     path.write_text(VALID_RULE.replace("fact: data.model,", "fact: data.modle,"))
     with pytest.raises(CatalogError):
         load_catalog(root)
+
+
+def _settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Treat every file as settled (changed long ago), so entries are keyed by file times."""
+    monkeypatch.setattr(catalog_module, "_SETTLING_NS", 0)
+
+
+def test_a_settled_rule_file_edited_with_its_times_put_back_is_never_served_stale(
+        tmp_path: Path, private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _settled(monkeypatch)
+    root = minimal_rules(tmp_path, {"data/DATA-900-test.yaml": VALID_RULE})
+    path = root / "data" / "DATA-900-test.yaml"
+    assert load_catalog(root).rule("DATA-900").priority == 50
+    before = path.stat()
+    time.sleep(0.05)  # past the kernel's coarse clock tick, which stamps file times
+    path.write_text(VALID_RULE.replace("priority: 50", "priority: 55"))  # the same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    assert load_catalog(root).rule("DATA-900").priority == 55
+
+
+def test_a_settled_rules_directory_is_read_from_the_cache_without_reading_rule_files(
+        tmp_path: Path, private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _settled(monkeypatch)
+    root = minimal_rules(tmp_path, {"data/DATA-900-test.yaml": VALID_RULE})
+    first = load_catalog(root)
+    opened: list[Path] = []
+    real_open = Path.open
+
+    def counting_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.is_relative_to(root):
+            opened.append(self)
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", counting_open)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"read {self}"))
+    second = load_catalog(root)
+    assert opened == []
+    assert second.digest == first.digest  # the content digest reports show, kept in the entry
+
+
+def test_a_rule_file_changed_moments_ago_is_keyed_by_its_bytes(
+        tmp_path: Path, private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two writes within one tick of the kernel's coarse clock can leave a file with the same
+    # size, inode and times. Played here by a file whose times do not move: within the
+    # settling window the key reads the bytes, so the edit is seen.
+    root = minimal_rules(tmp_path, {"data/DATA-900-test.yaml": VALID_RULE})
+    path = root / "data" / "DATA-900-test.yaml"
+    frozen = path.stat()
+    real_stat = Path.stat
+
+    def same_times(self: Path, *args: Any, **kwargs: Any) -> os.stat_result:
+        return frozen if self == path else real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", same_times)
+    assert load_catalog(root).rule("DATA-900").priority == 50
+    path.write_text(VALID_RULE.replace("priority: 50", "priority: 55"))
+    assert load_catalog(root).rule("DATA-900").priority == 55
 
 
 @pytest.mark.parametrize("damage", ["truncated", "bit-flipped", "not-an-entry"])

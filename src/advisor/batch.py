@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from advisor.batch_journal import Journal, JournalBusy, JournalEntry, clip, recorded_name
 from advisor.batch_pool import PoolError, WorkerPool
-from advisor.batch_profiles import Profile, discover_input
+from advisor.batch_profiles import DEFAULT_TIMEOUT, Profile, discover_input
 from advisor.batch_summary import (
     BatchSummary,
     RemovedReport,
@@ -53,7 +53,6 @@ from advisor.render import FORMATS
 __all__ = ["DEFAULT_EVALUATE", "BatchResult", "evaluate_profile", "run_batch"]
 
 DEFAULT_EVALUATE = "advisor.batch:evaluate_profile"
-DEFAULT_TIMEOUT = 60.0
 REPORTS = "reports"
 JOURNAL = Path(".batch") / "journal.jsonl"
 SUMMARIES = ("summary.json", "summary.md")

@@ -13,6 +13,9 @@ from pathlib import Path
 from advisor.batch_journal import recorded_name
 from advisor.cli_common import EXIT_INVALID, Failure, describe_file_type
 
+# Seconds one profile's evaluation may take before it is reported as timed out.
+DEFAULT_TIMEOUT = 60.0
+
 PROFILE_SUFFIXES = (".yaml", ".yml", ".json")
 LINES_SUFFIX = ".jsonl"
 

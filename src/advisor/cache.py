@@ -1,8 +1,9 @@
 """A per-user cache for work that depends only on file contents (validated catalogs).
 ``ADVISOR_CACHE_DIR`` moves it; ``ADVISOR_CACHE_DIR=off`` disables it.
 
-Entries are keyed by a hash of every input byte plus the tool, Python and pydantic versions, so
-a stale entry can never be read. Any cache failure falls back to doing the work.
+Entries are keyed by what identifies their inputs (for a catalog, each rule file's name, size,
+inode and times: ``advisor.catalog``) plus the tool, Python and pydantic versions and the
+package's own source, so a stale entry can never be read. Any cache failure falls back to doing the work.
 
 Nothing read from here can run code: entries are bytes that callers parse as data (the catalog
 is JSON, validated again on reading); never pickle, marshal or compiled templates. Beyond that,

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from advisor.batch import DEFAULT_TIMEOUT, run_batch
+from advisor.batch_profiles import DEFAULT_TIMEOUT
 from advisor.cli_common import EXIT_OK, add_engine_option, add_rules_option
 from advisor.render import FORMATS
 
@@ -46,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_batch_command(args: argparse.Namespace) -> int:
     """Handle ``advisor batch``; raises ``advisor.cli_common.Failure`` for a user's mistake."""
+    # Imported here: the batch machinery (worker pool, progress bar) is not needed to start
+    # the other subcommands.
+    from advisor.batch import run_batch
+
     started = time.monotonic()
     result = run_batch(args.input, args.output, workers=args.workers, timeout=args.timeout,
                        output_format=args.format, engine=args.engine, rules=args.rules,

@@ -7,6 +7,7 @@ nothing differs, 1 when something does, 2 on bad input or rules, 3 on an engine 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from advisor.cli_common import (
     EXIT_INVALID,
@@ -20,9 +21,11 @@ from advisor.cli_common import (
     recommend_or_fail,
     requirements_or_fail,
 )
-from advisor.diff import ReportDiff, RulesDiff, diff_reports, diff_rule_sets, render_diff
 from advisor.paths import examples_dir
 from advisor.pipeline import Advisor
+
+if TYPE_CHECKING:
+    from advisor.diff import ReportDiff, RulesDiff
 
 EXIT_DIFFERENT = 1
 
@@ -46,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_diff(args: argparse.Namespace) -> int:
     """Handle ``advisor diff``; raises ``advisor.cli_common.Failure`` for a user's mistake."""
+    # Imported here, so that starting the other subcommands does not load the comparison.
+    from advisor.diff import diff_reports, diff_rule_sets, render_diff
+
     check_writable("-o", args.output)
     rules: list[str] = args.rules or []
     result: ReportDiff | RulesDiff
