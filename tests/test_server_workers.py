@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
 
 EXAMPLES = [Path("examples/serverless-api.yaml"), Path("examples/three-tier-web-app.yaml")]
 DEADLINE = 30  # seconds a process may take to start, be replaced or stop on a busy machine
-CONCURRENT = 16  # requests sent at once, each on its own connection
+CONCURRENT = 24  # requests sent at once, each on its own connection
 
 
 def _body(path: Path) -> dict[str, Any]:
@@ -98,13 +98,18 @@ def _post_at_once(url: str, body: dict[str, Any]) -> list[httpx.Response]:
 
 
 def _all_work(url: str, workers: list[int]) -> None:
-    """Fail unless every one of ``workers`` spends CPU time on a burst of requests."""
+    """Fail unless every one of ``workers`` does a share of the work of a burst of requests.
+
+    An idle worker still spends a clock tick now and then on its timers, so a share counts
+    from a tenth of the CPU time all spent. The kernel spreads the burst's connections at
+    random (advisor.cli_serve), so one of two workers gets fewer than a tenth of 24 about
+    once in 28,000 bursts."""
     before = {pid: _cpu_ticks(pid) for pid in workers}
     responses = _post_at_once(url, _body(EXAMPLES[0]))
     assert [response.status_code for response in responses] == [200] * CONCURRENT
-    after = {pid: _cpu_ticks(pid) for pid in workers}
-    idle = [pid for pid in workers if after[pid] == before[pid]]
-    assert not idle, f"workers {idle} served none of {CONCURRENT} concurrent requests"
+    spent = {pid: _cpu_ticks(pid) - before[pid] for pid in workers}
+    idle = [pid for pid in workers if spent[pid] * 10 < sum(spent.values())]
+    assert not idle, f"workers {idle} did almost none of the work: CPU ticks {spent}"
 
 
 @pytest.fixture(scope="module")
