@@ -174,6 +174,22 @@ def test_the_parent_serves_nothing_itself(two: tuple[str, int, Path]) -> None:
     assert _cpu_ticks(parent) - before <= 2
 
 
+def test_a_port_a_worker_group_holds_is_a_clear_error(two: tuple[str, int, Path],
+                                                      tmp_path: Path) -> None:
+    # The workers' sockets share their port with each other; a second server must not join
+    # them (and get half the connections) but fail as on any busy port.
+    port = two[0].rsplit(":", 1)[1]
+    log = tmp_path / "second.log"
+    second = start_server("--port", port, "--workers", "2", log=log)
+    try:
+        assert second.wait(timeout=DEADLINE) == 2
+    finally:
+        if second.poll() is None:  # it serves: stop it and its workers
+            second.terminate()
+            second.wait(timeout=DEADLINE)
+    assert f"advisor: cannot listen on 127.0.0.1:{port}: address already in use" in log.read_text()
+
+
 # --- supervision ---------------------------------------------------------------------------
 
 
