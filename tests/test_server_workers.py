@@ -254,6 +254,27 @@ def test_workers_that_keep_ending_stop_the_parent_with_a_message() -> None:
     assert "Traceback" not in result.stderr
 
 
+_UNFORKABLE = """
+import errno, os
+from advisor.server_workers import WorkersFailed, run_workers
+def refuse():
+    raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+os.fork = refuse
+try:
+    run_workers(2, lambda slot: None, print)
+except WorkersFailed as error:
+    print(f"failed: {error}")
+"""
+
+
+def test_a_worker_that_cannot_be_forked_is_a_clear_failure() -> None:
+    result = subprocess.run([sys.executable, "-c", _UNFORKABLE], capture_output=True, text=True,
+                            timeout=DEADLINE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ("failed: cannot start a worker process: Resource temporarily "
+                             "unavailable; stopping\n")
+
+
 _THREADED = """
 import threading, time
 from advisor.server_workers import run_workers

@@ -36,8 +36,8 @@ _WAKE_SIGNALS = {*STOP_SIGNALS, signal.SIGCHLD}
 
 
 class WorkersFailed(Exception):
-    """Workers kept ending soon after they were started (the message says how often and how
-    the last one ended); every worker has been stopped."""
+    """Workers kept ending soon after they were started, or a worker could not be started
+    (the message says what happened); every worker has been stopped."""
 
 
 def fork_available() -> bool:
@@ -78,7 +78,8 @@ def run_workers(count: int, work: Callable[[int], None], notify: Callable[[str],
     ``on_stop`` is called (no worker is started after it); on a second signal, SIGKILL.
     ``notify`` is told, in one line each, when a worker ends and is replaced.
     ``WorkersFailed`` when more than ``RESTART_LIMIT`` workers end within
-    ``RESTART_WINDOW_SECONDS``; ``RuntimeError`` when this process runs more than one thread."""
+    ``RESTART_WINDOW_SECONDS`` or a process cannot be forked; ``RuntimeError`` when this
+    process runs more than one thread."""
     if not 1 <= count <= MAX_WORKERS:
         raise ValueError(f"count must be 1 to {MAX_WORKERS}, got {count}")
     threads = thread_count()
@@ -107,7 +108,8 @@ class _Supervisor:
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
-        previous = {number: signal.signal(number, self._on_stop) for number in STOP_SIGNALS}
+        previous = {number: signal.signal(number, self._on_stop_signal)
+                    for number in STOP_SIGNALS}
         previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, _ignore)
         previous_wakeup = signal.set_wakeup_fd(self._wake_write)
         try:
@@ -124,11 +126,12 @@ class _Supervisor:
             self._stop()
             signal.set_wakeup_fd(previous_wakeup)
             for number, handler in previous.items():
-                signal.signal(number, handler)
+                if handler is not None:  # None: not set from Python, so left as it is
+                    signal.signal(number, handler)
             os.close(self._wake_read)
             os.close(self._wake_write)
 
-    def _on_stop(self, number: int, frame: FrameType | None) -> None:
+    def _on_stop_signal(self, number: int, frame: FrameType | None) -> None:
         self._stop_requests += 1
         if self._stop_requests > 1:  # asked again while waiting: stop now
             self._signal_all(signal.SIGKILL)
@@ -140,7 +143,11 @@ class _Supervisor:
         try:
             sys.stdout.flush()
             sys.stderr.flush()  # else the child would write the parent's buffered text again
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as error:  # e.g. the user's process limit (ulimit -u) reached
+                raise WorkersFailed(f"cannot start a worker process: {error.strerror}; "
+                                    "stopping") from None
             if pid == 0:
                 self._become_worker(slot)  # never returns
             self._workers[pid] = slot
