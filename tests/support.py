@@ -95,23 +95,36 @@ def start_server(*args: str, log: Path) -> subprocess.Popen[bytes]:
 def serving(log: Path, *args: str) -> Iterator[str]:
     """A running ``advisor serve`` on a free loopback port (its base URL), stopped afterwards;
     a traceback in its output fails the test."""
+    with serving_process(log, *args) as (url, _):
+        yield url
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Return once ``url``/healthz answers 200; fail the test if ``process`` exits first or
+    nothing answers within two minutes."""
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"the server did not answer /healthz:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def serving_process(log: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As ``serving``, with the ``advisor serve`` process itself."""
     port = free_port()
     process = start_server("--port", str(port), *args, log=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not answer /healthz:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield url
+        wait_until_healthy(url, process, log)
+        yield url, process
     finally:
         process.terminate()
         try:

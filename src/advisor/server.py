@@ -43,6 +43,7 @@ MAX_DIGITS = 100  # the largest allowed requirement value has 13 digits
 # holds about a thousand, and validation work and the 422 grow with the count.
 MAX_VALUES = 5_000
 MAX_PROBLEMS = 50  # problems listed in a 422; the rest are counted
+DEFAULT_MAX_BODY_BYTES = 1_000_000
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 _BOM = b"\xef\xbb\xbf"
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -409,7 +410,16 @@ class _HostCheck:
         await self.app(scope, receive, send)
 
 
-def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = 1_000_000,
+def warm_up(advisor: Advisor) -> None:
+    """Evaluate and render one report (for empty requirements) and throw it away, so that what
+    the first request would build lazily (tables derived from the rule set, compiled
+    templates) exists now. Done before forking workers, it is built once and shared."""
+    report = advisor.recommend(Requirements(), sensitivity=True)
+    render(report, "md")
+    report.model_dump(mode="json")
+
+
+def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                allowed_hosts: Collection[str] | None = None) -> FastAPI:
     """The HTTP API over one shared ``advisor`` (default: the bundled rules, durable engine);
     with ``allowed_hosts``, a request naming any other Host gets HTTP 421."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 import time
 from dataclasses import dataclass, fields
@@ -203,19 +204,25 @@ def guarded_protocol(limits: ConnectionLimits, tally: Tally) -> type[H11Protocol
 
 class GuardedServer(uvicorn.Server):
     """uvicorn's server writing, every ``SUMMARY_SECONDS`` and when it stops, one line for the
-    connections it turned away and one for the log lines it left out."""
+    connections it turned away and one for the log lines it left out. With ``supervisor``, a
+    worker of that process: it stops, as on SIGTERM, once that process is no longer its parent."""
 
     def __init__(self, config: uvicorn.Config, limits: ConnectionLimits, tally: Tally,
-                 limiter: LogLimiter) -> None:
+                 limiter: LogLimiter, supervisor: int | None = None) -> None:
         super().__init__(config)
         self._limits = limits
         self._tally = tally
         self._limiter = limiter
+        self._supervisor = supervisor
         self._since = time.monotonic()
 
     async def on_tick(self, counter: int) -> bool:
         if time.monotonic() - self._since >= SUMMARY_SECONDS:
             self._summarise()
+        # A supervisor killed outright (SIGKILL) cannot stop its workers; without this they
+        # would serve on, orphaned, holding the port.
+        if self._supervisor is not None and os.getppid() != self._supervisor:
+            self.should_exit = True
         return await super().on_tick(counter)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
