@@ -222,26 +222,33 @@ def measure(server: Server, query: str, seconds: float, args: argparse.Namespace
     return Run(done / elapsed, (cpu_seconds(pids) - cpu) / max(done, 1))
 
 
-def main() -> int:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options, with ``client`` resolved to the one used ('wrk' or 'python') and
+    ``fallback`` set when wrk was wanted but is not installed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="runs per server and setting")
     parser.add_argument("--seconds", type=float, default=10, help="length of one run")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not Path("/proc/self/stat").exists():
         raise SystemExit("this benchmark reads CPU time from /proc (Linux)")
-    fallback = args.client == "auto" and not shutil.which("wrk")
+    args.fallback = args.client == "auto" and not shutil.which("wrk")
     if args.client == "auto":
-        args.client = "python" if fallback else "wrk"
+        args.client = "python" if args.fallback else "wrk"
     elif args.client == "wrk" and not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (e.g. apt-get install wrk)")
+    return args
 
+
+def run_servers(args: argparse.Namespace) -> dict[tuple[str, int], list[Run]]:
+    """Every run, by sensitivity setting ('on', 'off') and worker count; prints the set-up
+    first and each server process's memory last."""
     bodies = [json.dumps(yaml.safe_load(path.read_text(encoding="utf-8")))
               for path in sorted(examples_dir().glob("*.yaml"))]
     client = ("wrk (its own process, 2 threads)" if args.client == "wrk" else
               "a Python client in this process, which competes with the server for the cores"
-              + (" (wrk is not installed)" if fallback else ""))
+              + (" (wrk is not installed)" if args.fallback else ""))
     print(f"client: {client}; concurrency {args.concurrency}; {len(bodies)} example bodies in "
           f"turn; {args.rounds} rounds of {args.seconds:.0f} s per setting, alternating 1 and "
           f"2 workers")
@@ -263,7 +270,6 @@ def main() -> int:
                         run = measure(server, query, args.seconds, args, bodies, bodies_file,
                                       scratch)
                         results.setdefault((label, server.workers), []).append(run)
-            report(results, args)
             print("\nmemory after the runs:")
             for server in servers:
                 for index, pid in enumerate(server.pids()):
@@ -273,6 +279,12 @@ def main() -> int:
         finally:
             for server in servers:
                 stop(server)
+    return results
+
+
+def main() -> int:
+    args = parse_arguments()
+    report(run_servers(args), args)
     return 0
 
 
