@@ -3,7 +3,8 @@
 
 Entries are keyed by what identifies their inputs (for a catalog, each rule file's name, size,
 inode and times: ``advisor.catalog``) plus the tool, Python and pydantic versions and the
-package's own source, so a stale entry can never be read. Any cache failure falls back to doing the work.
+package's own source, so a stale entry can never be read. Any cache failure falls back to
+doing the work.
 
 Nothing read from here can run code: entries are bytes that callers parse as data (the catalog
 is JSON, validated again on reading); never pickle, marshal or compiled templates. Beyond that,
