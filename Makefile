@@ -37,8 +37,10 @@ test: install-test chromium
 	$(BIN)/python -m mypy
 	$(BIN)/python -m ruff check src tests bench
 
+# Every speed and memory target beside its figure (about 20 minutes; bench/run.py has the
+# per-backend detail, bench/serve.py and bench/batch.py their own options).
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/targets.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
