@@ -278,7 +278,7 @@ def test_flips_decided_without_the_engine_are_those_the_engine_finds(
         trace = advisor.evaluate(requirements)
         rounds = {decision.slot: decision.round for decision in report.decisions}
 
-        def evaluate(facts: Any, ranking: Any, count: int) -> Any:
+        def evaluate(facts: Any, ranking: Any, slot: str, count: int) -> Any:
             return advisor.engine.evaluate(facts, ranking.choose, count)
 
         found = [analyse(catalog, requirements, trace.decisions, rounds, report.assumptions,

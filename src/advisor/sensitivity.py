@@ -49,10 +49,12 @@ from advisor.models.rule import Clause, Operator, Rule
 from advisor.ranking import Ranking, ranking_for
 from advisor.resolve import describe_test
 
-# The engine over facts already built, with a profile's ranking, up to a number of rounds.
-Evaluate = Callable[[Mapping[str, FactValue], Ranking, int], Trace]
-"""Runs the engine's first N chaining rounds over a changed profile (the pipeline supplies
-it): a slot decided in round k needs rounds up to k only."""
+# The engine over facts already built, with a profile's ranking, for one slot.
+Evaluate = Callable[[Mapping[str, FactValue], Ranking, str, int], Trace]
+"""Runs the engine over a changed profile for one slot, up to the chaining round that decides
+it (the pipeline supplies it): the trace must hold the slot's decision and firings as a full
+evaluation has them, and may leave out what cannot decide the slot (rounds after round k,
+rules the slot's decision does not depend on)."""
 
 MAX_CHANGES = 3  # requirements one flip may change
 _VALUES_PER_CLAUSE = 3  # values tried to make one clause hold or fail
@@ -127,7 +129,7 @@ def analyse(
     first_reader = per_rule_set(_first_deciding_round, catalog)
     valid: dict[tuple[tuple[str, Any], ...],
                 tuple[Requirements, dict[str, FactValue]] | None] = {}
-    outcomes: dict[tuple[int, tuple[tuple[str, Any], ...]], tuple[Trace, Ranking]] = {}
+    outcomes: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[Trace, Ranking]] = {}
     out: dict[str, Sensitivity] = {}
     for slot, component in decisions.items():
         evaluated = 0
@@ -154,11 +156,11 @@ def analyse(
                     # slot's own rules is what the engine would decide: no need to run it.
                     flips.append(_flip(catalog, candidate, given, target, predicted))
                     break
-                key = (needed, changes)
+                key = (slot, changes)
                 if key not in outcomes:
                     changed, facts = found
                     ranking = ranking_for(catalog, changed)
-                    outcomes[key] = (evaluate(facts, ranking, needed), ranking)
+                    outcomes[key] = (evaluate(facts, ranking, slot, needed), ranking)
                 trace, ranking = outcomes[key]
                 new = trace.decisions.get(slot)
                 if new is None or new == component:

@@ -59,8 +59,12 @@ from advisor.engine.base import (
     EngineError,
     Firing,
     MatchedValue,
+    Recorded,
+    RuleIndex,
     Trace,
     matched_values,
+    record_chain,
+    rerun_chain,
     run_chain,
 )
 from advisor.facts import Facts, FactValue
@@ -264,6 +268,14 @@ class DurableEngine:
         # it needs.
         self._keys: list[list[tuple[str, ...]]] = []
         self._needs: list[list[tuple[frozenset[str], ...]]] = []
+        # For matching some rules only (``match_rules``): per round, each rule's ruleset, and
+        # per rule what it needs and reads.
+        self._index = RuleIndex(rules)
+        self._home: list[dict[str, int]] = [
+            {rule.id: position for position, chunk in enumerate(rulesets) for rule in chunk}
+            for rulesets in self._packed]
+        self._rule_reads: dict[str, _Reads] = {
+            rule.id: _reads(rule) for group in rules.rounds for rule in group}
         prefix = f"advisor{next(_instances)}"
         for round_index, rulesets in enumerate(self._packed):
             handles: list[_Ruleset] = []
@@ -418,6 +430,36 @@ class DurableEngine:
             seen.add(firing.rule_id)
         return fired
 
+    def match_rules(self, round_index: int, facts: dict[str, FactValue],
+                    rule_ids: frozenset[str]) -> list[Firing]:
+        """The firings ``match_round`` reports for just the named rules of one round.
+
+        Each ruleset holding one of them is asserted a fact carrying only what those rules
+        read (the whole profile without the prefilter); it is the prefilter's indexing made
+        finer, since a rule's match depends only on the keys it tests. Other rules of the
+        ruleset may fire over the smaller fact (an ``exists: false`` clause, say): their
+        firings are not asked for and are dropped."""
+        by_ruleset: dict[int, list[str]] = {}
+        home = self._home[round_index]
+        for rule_id in rule_ids:
+            by_ruleset.setdefault(home[rule_id], []).append(rule_id)
+        fired: list[Firing] = []
+        present = facts.keys()
+        for position, ids in sorted(by_ruleset.items()):
+            if self._prefilter:
+                reads = [self._rule_reads[rule_id] for rule_id in ids]
+                reads = [read for read in reads if read[0] <= present]
+                if not reads:
+                    continue
+                fact = _subset(facts, reads)
+            else:
+                fact = self._engine_fact(facts)
+            wanted = set(ids)
+            fired.extend(firing for firing in
+                         self._run_ruleset(self._rulesets[round_index][position], fact)
+                         if firing.rule_id in wanted)
+        return fired
+
     def evaluate(self, facts: Facts, choose: Chooser, rounds: int | None = None) -> Trace:
         """Evaluate every round (or the first ``rounds``) over ``facts``; one evaluation at a
         time per engine."""
@@ -430,6 +472,26 @@ class DurableEngine:
                 )
             finally:
                 self._profile = None
+
+    def record(self, facts: Facts, choose: Chooser) -> Recorded:
+        """Evaluate every round over ``facts``, keeping what each matched."""
+        with self._lock:
+            self._profile = (facts, to_engine_fact(facts))
+            try:
+                return record_chain(self.name, self._rules, facts, choose, self.match_round,
+                                    self._budget)
+            finally:
+                self._profile = None
+
+    def reevaluate(self, base: Recorded, facts: Facts, choose: Chooser,
+                   rounds: int | None = None, slots: Iterable[str] | None = None) -> Trace:
+        """``evaluate(facts, choose, rounds)``, asserting again only for the rules that read a
+        fact that differs from ``base``'s (``match_rules``)."""
+        with self._lock:
+            # Only the facts the rules matched again read are flattened (``_subset``).
+            self._profile = None
+            return rerun_chain(self.name, self._rules, self._index, base, facts, choose,
+                               self.match_rules, self._budget, rounds, slots)
 
     def _engine_fact(self, facts: dict[str, FactValue]) -> dict[str, Any]:
         """A round's facts in engine form: the profile's, flattened once per evaluation, plus
@@ -458,6 +520,34 @@ class DurableEngine:
                     }
                 )
         return out
+
+
+# What one rule reads: the facts it needs present, every fact it tests, and each set member
+# it tests as (fact, member).
+_Reads = tuple[frozenset[str], frozenset[str], frozenset[tuple[str, str]]]
+
+
+def _reads(rule: CompiledRule) -> _Reads:
+    members = frozenset((clause.fact, str(clause.operand)) for clause in rule.clauses
+                        if clause.operator is Operator.contains)
+    return (required_facts(rule), frozenset(clause.fact for clause in rule.clauses), members)
+
+
+def _subset(facts: Mapping[str, FactValue], reads: Sequence[_Reads]) -> dict[str, Any]:
+    """The engine fact carrying what the rules whose ``reads`` are given test, as
+    ``match_round``'s prefilter sends it: each tested fact, and each tested member a set
+    holds."""
+    fact: dict[str, Any] = {"sid": _SID, "t": FACT_TYPE}
+    for _, names, members in reads:
+        for name in names:
+            value = facts.get(name)
+            if value is not None:
+                fact[engine_key(name)] = list(value) if isinstance(value, tuple) else value
+        for name, member in members:
+            value = facts.get(name)
+            if isinstance(value, tuple) and member in value:
+                fact[_member_key(name, member)] = True
+    return fact
 
 
 def _store_only(matched: dict[str, Any]) -> None:
