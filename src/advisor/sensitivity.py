@@ -21,9 +21,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -102,6 +102,11 @@ class _Tables:
                                                 or is_fixed(fact))
                              for rule_id, facts in self.facts.items()}
         self.slot_of = {rule.id: rule.slot for rule in catalog.rules if rule.slot is not None}
+        # Each requirement field some derived fact is computed from, with those derived facts.
+        self.derived_from: dict[str, tuple[str, ...]] = {}
+        for derived, inputs in derived_fact_inputs().items():
+            for field in inputs:
+                self.derived_from[field] = (*self.derived_from.get(field, ()), derived)
         # Each rule's facts that a ``contains`` clause or exception tests: the values that make
         # those hold or fail depend on the set as given.
         self.sets_read = {rule.id: tuple(sorted({clause.fact for clause in (*rule.when,
@@ -111,6 +116,8 @@ class _Tables:
         # The ways to make a rule hold, shared by profiles alike in what they depend on
         # (``_Search._satisfy``): a bounded cache (``memo.remember``).
         self.ways: dict[tuple[Any, ...], tuple[tuple[_Step, ...], ...]] = {}
+        # The one-clause changes that make a rule fail, shared likewise (``_Search._fail``).
+        self.failing_steps: dict[tuple[Any, ...], tuple[_Step, ...]] = {}
         # Each slot's rules in the order a profile without constraints ranks them.
         self.unconstrained = {
             slot: tuple(sorted(catalog.rules_for_slot(slot), key=lambda rule: UNCONSTRAINED.key(
@@ -118,9 +125,9 @@ class _Tables:
             for slot in set(self.slot_of.values())}
 
 
-@dataclass(frozen=True)
-class _Step:
-    """One fact value a candidate sets, and the clause that asked for it."""
+class _Step(NamedTuple):
+    """One fact value a candidate sets, and the clause that asked for it (a named tuple: the
+    search makes thousands, and a frozen dataclass takes three times as long to make)."""
 
     fact: str
     value: FactValue
@@ -129,8 +136,7 @@ class _Step:
     test: str
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
     """Requirement changes (field -> new value; None: not given) and why each was made."""
 
     changes: tuple[tuple[str, FactValue | None], ...]
@@ -268,7 +274,7 @@ class _Search:
         self._tested_values: dict[tuple[str, str], list[FactValue]] = {}
         # Per target rule: the ways to make it hold, each with the candidate it makes.
         self._satisfying: dict[str, list[tuple[tuple[_Step, ...], _Candidate | None]]] = {}
-        self._failing_steps: dict[str, list[_Step]] = {}
+        self._failing_steps: dict[str, tuple[_Step, ...]] = {}
         self._ranks: dict[str, tuple[Rule, ...]] = {}
         self._failing_of: dict[str, frozenset[str]] = {}
         self._after: dict[tuple[tuple[str, Any], ...], _After] = {}
@@ -339,10 +345,10 @@ class _Search:
         return self._after_of(candidate).changed
 
     def _changed_facts(self, candidate: _Candidate) -> frozenset[str]:
-        fields = {field for field, _ in candidate.changes}
-        return frozenset(fields.union(
-            derived for derived, inputs in self.derived_inputs.items()
-            if fields.intersection(inputs)))
+        changed = {field for field, _ in candidate.changes}
+        for field, _ in candidate.changes:
+            changed.update(self.tables.derived_from.get(field, ()))
+        return frozenset(changed)
 
     def _holds(self, rule: Rule, after: _After | None) -> bool:
         """Whether every clause of ``rule`` holds and none of its exceptions does, after a
@@ -515,18 +521,26 @@ class _Search:
         alone and never breaking ``keep`` (the rule the change is for)."""
         every = self._failing_steps.get(rule.id)
         if every is None:
-            every = self._failing_steps[rule.id] = [
-                _Step(clause.fact, value, "fails", rule.id, clause.text)
-                for clause in self.tests[rule.id]
-                if not clause.fact.startswith(DECISION_PREFIX) and not is_fixed(clause.fact)
-                for value in self._failing(slot, clause)[:_VALUES_PER_CLAUSE]
-            ] + [
-                _Step(exception.fact, value, "excepts", rule.id, exception.text)
-                for exception in self.exception_tests[rule.id]
-                if not exception.fact.startswith(DECISION_PREFIX)
-                and not is_fixed(exception.fact)
-                for value in self._meeting(slot, exception)[:_VALUES_PER_CLAUSE]
-            ]
+            # The steps depend on the profile only through which tested facts are given and
+            # the sets a ``contains`` clause tests, so profiles alike in those share them.
+            known = self.known
+            key = (rule.id, tuple(test.fact in known for test in self.tests[rule.id]),
+                   tuple(known.get(fact) for fact in self.tables.sets_read[rule.id]))
+            every = self.tables.failing_steps.get(key)
+            if every is None:
+                every = remember(self.tables.failing_steps, key, tuple([
+                    _Step(clause.fact, value, "fails", rule.id, clause.text)
+                    for clause in self.tests[rule.id]
+                    if not clause.fact.startswith(DECISION_PREFIX) and not is_fixed(clause.fact)
+                    for value in self._failing(slot, clause)[:_VALUES_PER_CLAUSE]
+                ] + [
+                    _Step(exception.fact, value, "excepts", rule.id, exception.text)
+                    for exception in self.exception_tests[rule.id]
+                    if not exception.fact.startswith(DECISION_PREFIX)
+                    and not is_fixed(exception.fact)
+                    for value in self._meeting(slot, exception)[:_VALUES_PER_CLAUSE]
+                ]))
+            self._failing_steps[rule.id] = every
         kept = self.tests[keep.id] if keep is not None else ()
         return [step for step in every
                 if step.fact not in touched
@@ -610,29 +624,32 @@ class _Search:
         """The requirement changes behind fact steps (derived facts through their inputs)."""
         changes: dict[str, FactValue | None] = {}
         motives: dict[str, _Step] = {}
+        given = self.given
         for step in steps:
             if step.fact in self.derived:
-                current = {**self.given, **changes}
+                current = {**given, **changes}
                 inputs = inputs_for_derived(step.fact, step.value, {
                     field: value for field, value in current.items() if value is not None})
                 if inputs is None:
                     return None
-                updates: dict[str, FactValue | None] = dict(inputs)
+                updates: Iterable[tuple[str, FactValue | None]] = inputs.items()
             else:
-                updates = {step.fact: step.value}
-            for field, value in updates.items():
+                updates = ((step.fact, step.value),)
+            for field, value in updates:
                 if field in changes and not same_value(changes[field], value):
                     return None
-                if same_value(self.given.get(field), value):
+                if same_value(given.get(field), value):
                     continue
                 changes[field] = value
-                motives.setdefault(field, step)
+                if field not in motives:
+                    motives[field] = step
         if not changes or len(changes) > MAX_CHANGES:
             return None
-        ordered = sorted(changes.items())
-        return _Candidate(tuple(ordered), tuple((field, motives[field]) for field, _ in ordered),
-                          any(field not in self.given for field in changes),
-                          tuple((field, _hashable(value)) for field, value in ordered))
+        ordered = tuple(sorted(changes.items()))
+        return _Candidate(ordered, tuple((field, motives[field]) for field, _ in ordered),
+                          any(field not in given for field in changes),
+                          tuple((field, (value.__class__.__name__, value))
+                                for field, value in ordered))
 
     def _after_of(self, candidate: _Candidate) -> _After:
         """What the candidate changes, worked out once per distinct change."""
