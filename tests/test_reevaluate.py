@@ -21,7 +21,13 @@ from advisor.engine.base import (
     compile_rules,
     differing_facts,
 )
-from advisor.engine.durable import DurableEngine
+from advisor.engine.durable import (
+    AGAIN_RULES,
+    PROPERTY_LIMIT,
+    DurableEngine,
+    fact_properties,
+    ruleset_size,
+)
 from advisor.facts import build_facts
 from advisor.inputs import InputError, parse_requirements, read_requirements
 from advisor.models.requirements import Requirements
@@ -186,3 +192,19 @@ def test_rules_deciding_a_slot_include_those_of_the_slots_it_reads(catalog: Cata
                 read = clause.fact.removeprefix("decision.")
                 if read != clause.fact:
                     assert {rule.id for rule in catalog.rules_for_slot(read)} <= wanted
+
+
+def test_rulesets_for_matching_again_are_within_the_core_limits(
+    engines: dict[str, RuleEngine]
+) -> None:
+    # They are pieces of the evaluation's rulesets, which the packer keeps within the limits;
+    # a piece's alpha network and fact are parts of the whole's, so they must be within too.
+    engine = engines["durable"]
+    assert isinstance(engine, DurableEngine)
+    pieces = engine.rulesets_for_matching_again()
+    assert sum(len(piece) for piece in pieces) == sum(
+        len(ruleset["rules"]) for ruleset in engine.describe_rulesets())
+    for piece in pieces:
+        assert 0 < len(piece) <= AGAIN_RULES
+        assert not ruleset_size(piece).problems(), [rule.id for rule in piece]
+        assert fact_properties(piece) <= PROPERTY_LIMIT
