@@ -279,7 +279,7 @@ class _Search:
         self._failing_of: dict[str, frozenset[str]] = {}
         self._after: dict[tuple[tuple[str, Any], ...], _After] = {}
         # Per slot: each ranked rule, the facts it tests and whether it holds as given.
-        self._entries: dict[str, tuple[tuple[Rule, frozenset[str], bool], ...]] = {}
+        self._entries: dict[str, tuple[tuple[Rule, frozenset[str], frozenset[str]], ...]] = {}
         self.derived_input_fields = frozenset(
             field for inputs in self.derived_inputs.values() for field in inputs)
         self.tables = per_rule_set(_Tables, catalog)
@@ -321,21 +321,23 @@ class _Search:
         a rule that tests none of the changed facts keeps the outcome it has as given."""
         entries = self._entries_of(slot)
         if after is None:
-            return next((rule for rule, _, on_profile in entries if on_profile), None)
+            return next((rule for rule, _, failing in entries if not failing), None)
         changed = after.changed
-        for rule, facts, on_profile in entries:
+        for rule, facts, failing in entries:
             if changed.isdisjoint(facts):
-                if on_profile:
+                if not failing:
                     return rule
-            elif self._holds(rule, after):
+            # A rule failing on a fact the change leaves alone still fails (``_holds``).
+            elif failing <= changed and self._holds(rule, after):
                 return rule
         return None
 
-    def _entries_of(self, slot: str) -> tuple[tuple[Rule, frozenset[str], bool], ...]:
+    def _entries_of(self, slot: str) -> tuple[tuple[Rule, frozenset[str], frozenset[str]], ...]:
+        """Each ranked rule of the slot, the facts it tests and those it fails on as given."""
         entries = self._entries.get(slot)
         if entries is None:
             entries = self._entries[slot] = tuple(
-                (rule, self.tables.facts[rule.id], not self._failing_facts(rule))
+                (rule, self.tables.facts[rule.id], self._failing_facts(rule))
                 for rule in self._ranked(slot))
         return entries
 
@@ -622,9 +624,17 @@ class _Search:
 
     def _candidate(self, steps: Sequence[_Step]) -> _Candidate | None:
         """The requirement changes behind fact steps (derived facts through their inputs)."""
+        given = self.given
+        if len(steps) == 1 and steps[0].fact not in self.derived:
+            # Most candidates change one requirement: the general case below, made short.
+            step = steps[0]
+            if same_value(given.get(step.fact), step.value):
+                return None
+            return _Candidate(((step.fact, step.value),), ((step.fact, step),),
+                              step.fact not in given,
+                              ((step.fact, (step.value.__class__.__name__, step.value)),))
         changes: dict[str, FactValue | None] = {}
         motives: dict[str, _Step] = {}
-        given = self.given
         for step in steps:
             if step.fact in self.derived:
                 current = {**given, **changes}
