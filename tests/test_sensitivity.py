@@ -22,11 +22,13 @@ from advisor.catalog import Catalog
 from advisor.cli import main
 from advisor.facts import build_facts, requirement_fact_specs, requirement_facts
 from advisor.inputs import parse_requirements
+from advisor.memo import per_rule_set
 from advisor.models.requirements import Requirements
 from advisor.pipeline import Advisor
-from advisor.sampling import random_requirements
+from advisor.ranking import ranking_for
+from advisor.sampling import consistent, random_requirements
 from advisor.sensitivity import _changed as sensitivity_changed
-from advisor.sensitivity import analyse
+from advisor.sensitivity import _Search, _Tables, analyse
 from support import example_files
 
 SERVERLESS = "examples/serverless-api.yaml"
@@ -355,3 +357,44 @@ def test_changed_requirements_are_refused_as_parsing_refuses_them(catalog: Catal
             assert found[0].model_dump(mode="json") == oracle.model_dump(mode="json"), changes
             assert found[1] == build_facts(oracle), changes
     assert outcomes["refused"] > 300 and outcomes["accepted"] > 300, outcomes
+
+
+def test_what_the_search_shares_between_profiles_changes_no_candidate(
+    catalog: Catalog, reference: Advisor
+) -> None:
+    # The ways to make a rule hold or fail are shared between profiles alike in what they depend
+    # on. Each profile searched with nothing shared must give the candidates (changes, why, the
+    # predicted winner) it gives after many other profiles.
+    rng = random.Random(23)
+    profiles = [parse_requirements(random_requirements(rng, catalog, rng.choice([0.3, 0.6, 0.9])))
+                for _ in range(60)]
+    # And profiles alike but for the other members of a set a ``contains`` clause tests.
+    specs = requirement_fact_specs()
+    for rule in catalog.rules:
+        for clause in rule.when:
+            if clause.contains is None or clause.fact not in specs:
+                continue
+            section, field = clause.fact.split(".", 1)
+            for member in specs[clause.fact].values[:4]:
+                if member != clause.contains:
+                    document = copy.deepcopy(rule.examples.fires[0].requirements)
+                    document.setdefault(section, {})[field] = [member]
+                    profiles.append(parse_requirements(consistent(document)))
+    tables = per_rule_set(_Tables, catalog)
+
+    def found(requirements: Requirements) -> list[Any]:
+        decisions = reference.evaluate(requirements).decisions
+        search = _Search(catalog, requirement_facts(requirements), decisions,
+                         ranking_for(catalog, requirements))
+        return [(slot, candidate.changes, candidate.motives, candidate.assumed, target, rule_id)
+                for slot, component in decisions.items()
+                for candidate, target, rule_id in search.candidates(slot, component)]
+
+    alone = []
+    for requirements in profiles:
+        tables.ways.clear()
+        tables.failing_steps.clear()
+        alone.append(found(requirements))
+    shared = [found(requirements) for requirements in reversed(profiles)][::-1]
+    assert shared == alone
+    assert len(tables.ways) > 300
