@@ -10,13 +10,12 @@ firing order, and both backends share the exact same chaining semantics.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from advisor.catalog import DECISION_PREFIX, Catalog
-from advisor.conditions import holds
 from advisor.facts import Facts, FactValue
 from advisor.models.frozen import freeze
 from advisor.models.rule import Clause, Operator
@@ -166,27 +165,6 @@ class Recorded:
     matches: tuple[tuple[Firing, ...], ...]
     decided: tuple[tuple[tuple[str, str], ...], ...]
     trace: Trace
-    # Worked out as re-evaluations ask, for this evaluation only: each round's facts, and per
-    # round and rule the facts of its clauses that fail over them.
-    _seen: dict[int, dict[str, FactValue]] = field(default_factory=dict, compare=False,
-                                                   repr=False)
-    _failing: dict[tuple[int, str], frozenset[str]] = field(default_factory=dict,
-                                                            compare=False, repr=False)
-
-    def failing_facts(self, rule: CompiledRule) -> frozenset[str]:
-        """The facts of the rule's clauses that fail over the facts its round saw here (the
-        clause semantics of ``conditions.holds``); empty when the rule matched."""
-        key = (rule.round, rule.id)
-        found = self._failing.get(key)
-        if found is None:
-            seen = self._seen.get(rule.round)
-            if seen is None:
-                decisions = dict(item for made in self.decided[:rule.round] for item in made)
-                seen = self._seen[rule.round] = round_facts(self.facts, decisions)
-            found = self._failing[key] = frozenset(
-                clause.fact for clause in rule.clauses
-                if not holds(clause.fact, clause.operator, clause.operand, seen))
-        return found
 
 
 class RuleEngine(Protocol):
@@ -272,54 +250,31 @@ def rerun_chain(
     rounds: int | None = None,
     slots: Iterable[str] | None = None,
 ) -> Trace:
-    """``run_chain`` over ``facts``, each round matching again only the rules whose match the
-    change can alter (``_Rerun``) and keeping ``base``'s match of every other rule. With
+    """``run_chain`` over ``facts``, where each round matches again only the rules that read a
+    fact whose value differs from that round's facts in ``base`` and keeps ``base``'s matches
+    of every other rule: a rule's match depends on the facts it reads and nothing else. With
     ``slots``, rules that cannot decide them are left out altogether."""
-    rerun = _Rerun(index, base, differing_facts(base.facts, facts),
-                   None if slots is None else index.deciding(slots), match_rules)
-    return _chain(name, rules, facts, choose, rerun.match, firing_budget, rounds, None)
+    changed = differing_facts(base.facts, facts)
+    wanted = None if slots is None else index.deciding(slots)
+    before: dict[str, str] = {}  # the decisions base had made before the current round
 
-
-class _Rerun:
-    """One re-evaluation from a recorded one: which rules each round matches again.
-
-    A rule's match depends on the facts it reads and nothing else, so a rule that reads no
-    fact whose value differs from the recorded round's keeps its recorded match. Nor can a
-    rule that did not match there, and one of whose clauses on an unchanged fact failed there,
-    match now: it keeps its recorded outcome, no match. Every other rule is matched again by
-    the backend. Pinned by tests/test_reevaluate.py."""
-
-    def __init__(self, index: RuleIndex, base: Recorded, changed: frozenset[str],
-                 wanted: frozenset[str] | None, match_rules: RulesMatcher) -> None:
-        self._index = index
-        self._base = base
-        self._changed = changed
-        self._wanted = wanted
-        self._match_rules = match_rules
-        self._before: dict[str, str] = {}  # the decisions base had made before this round
-
-    def match(self, round_index: int, facts: Facts,
-              decisions: Mapping[str, str]) -> list[Firing]:
-        """The matches of one round: recorded, or matched again where they may differ."""
-        before = self._before
-        differing = set(self._changed)
+    def match(round_index: int, facts: Facts, decisions: Mapping[str, str]) -> list[Firing]:
+        differing = set(changed)
         for slot in before.keys() | decisions.keys():
             if before.get(slot) != decisions.get(slot):
                 differing.add(f"{DECISION_PREFIX}{slot}")
-        before.update(self._base.decided[round_index])
-        kept: Iterable[Firing] = self._base.matches[round_index]
-        reading = self._index.reading(round_index, differing)
-        if self._wanted is not None:
-            reading &= self._wanted
-            kept = [firing for firing in kept if firing.rule_id in self._wanted]
-        failing = self._base.failing_facts
-        rule = self._index.rule
-        again = frozenset(rule_id for rule_id in reading
-                          if failing(rule(round_index, rule_id)) <= differing)
+        before.update(base.decided[round_index])
+        again = index.reading(round_index, differing)
+        kept: Iterable[Firing] = base.matches[round_index]
+        if wanted is not None:
+            again &= wanted
+            kept = [firing for firing in kept if firing.rule_id in wanted]
         if not again:
             return list(kept)
-        return [firing for firing in kept if firing.rule_id not in again] + self._match_rules(
+        return [firing for firing in kept if firing.rule_id not in again] + match_rules(
             round_index, round_facts(facts, decisions), again)
+
+    return _chain(name, rules, facts, choose, match, firing_budget, rounds, None)
 
 
 def round_facts(facts: Facts, decisions: Mapping[str, str]) -> dict[str, FactValue]:
@@ -392,8 +347,6 @@ class RuleIndex:
 
     def __init__(self, rules: CompiledRules) -> None:
         self._readers: list[dict[str, frozenset[str]]] = []
-        self._rules: list[dict[str, CompiledRule]] = [
-            {rule.id: rule for rule in group} for group in rules.rounds]
         self._of_slot: dict[str, set[str]] = {}  # a slot's rules and their guards
         self._reads: dict[str, set[str]] = {}  # the slots whose decisions those rules read
         slot_of: dict[str, str] = {}
@@ -424,10 +377,6 @@ class RuleIndex:
             if ids:
                 found.update(ids)
         return frozenset(found)
-
-    def rule(self, round_index: int, rule_id: str) -> CompiledRule:
-        """The compiled rule (or guard) with this id in one round."""
-        return self._rules[round_index][rule_id]
 
     def deciding(self, slots: Iterable[str]) -> frozenset[str]:
         """The rules (guards included) whose matches can change the decision of any of
