@@ -295,6 +295,9 @@ class _Search:
         """Distinct candidates the prediction says change the slot's winner, each with the
         component and the winning rule the prediction expects."""
         ranked = self._ranked(slot)
+        if all(_component(rule) == component for rule in ranked):
+            # No rule of the slot proposes another component: no change can give it one.
+            return
         self._entries_of(slot)  # every rule of the slot tested as given first (``_holds``)
         seen: set[tuple[tuple[str, Any], ...]] = set()
         for candidate in itertools.chain(self._to_targets(slot, ranked, component),
