@@ -8,6 +8,7 @@ component the flip names, decided by the rule it names.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import random
 from pathlib import Path
@@ -15,13 +16,19 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from advisor.catalog import Catalog
 from advisor.cli import main
+from advisor.facts import build_facts, requirement_fact_specs, requirement_facts
 from advisor.inputs import parse_requirements
+from advisor.memo import per_rule_set
+from advisor.models.requirements import Requirements
 from advisor.pipeline import Advisor
-from advisor.sampling import random_requirements
-from advisor.sensitivity import analyse
+from advisor.ranking import ranking_for
+from advisor.sampling import consistent, random_requirements
+from advisor.sensitivity import _changed as sensitivity_changed
+from advisor.sensitivity import _Search, _Tables, analyse
 from support import example_files
 
 SERVERLESS = "examples/serverless-api.yaml"
@@ -278,7 +285,7 @@ def test_flips_decided_without_the_engine_are_those_the_engine_finds(
         trace = advisor.evaluate(requirements)
         rounds = {decision.slot: decision.round for decision in report.decisions}
 
-        def evaluate(facts: Any, ranking: Any, count: int) -> Any:
+        def evaluate(facts: Any, ranking: Any, slot: str, count: int) -> Any:
             return advisor.engine.evaluate(facts, ranking.choose, count)
 
         found = [analyse(catalog, requirements, trace.decisions, rounds, report.assumptions,
@@ -286,3 +293,108 @@ def test_flips_decided_without_the_engine_are_those_the_engine_finds(
         assert found[0] == found[1], document
         compared += sum(len(item.flips) for item in found[0].values())
     assert compared > 300
+
+
+def _value_for(rng: random.Random, name: str, donor: dict[str, Any]) -> Any:
+    """A value for requirement field ``name``: another profile's, none, or one the model
+    refuses (out of range, of another type, not among the allowed values, repeated)."""
+    spec = requirement_fact_specs()[name]
+    section, field = name.split(".", 1)
+    choice = rng.random()
+    if choice < 0.5 and field in donor.get(section, {}):
+        return donor[section][field]
+    if choice < 0.6:
+        return None
+    wrong: dict[str, list[Any]] = {
+        "number": [-1, 10**13, "many", True, 0, 2.5],
+        "bool": ["yes", 1, None, False],
+        "enum": ["not-a-value", 3, *spec.values[:1]],
+        "set": [["not-a-value"], "text", list(spec.values[:1]) * 2, list(spec.values[:2])],
+    }
+    return rng.choice(wrong.get(spec.type, [None]))
+
+
+def test_changed_requirements_are_refused_as_parsing_refuses_them(catalog: Catalog) -> None:
+    # A candidate is counted and evaluated only if the model takes the changed requirements:
+    # the analysis validates the changed sections again and rebuilds their facts. It must refuse
+    # exactly what parsing the whole changed document refuses, and build the facts of the
+    # parsed document. Cross-field checks are reached too: recovery minutes with "as low as
+    # possible", storage ages out of order, kept parts not named as existing, repeated pillars.
+    rng = random.Random(17)
+    names = sorted(requirement_fact_specs())
+    pinned = ["recovery.rto_minutes", "recovery.rto_as_low_as_possible",
+              "storage.archive_after_days", "storage.delete_after_days", "constraints.keep",
+              "existing.compute", "workload.pillar_priorities"]
+    outcomes = {"refused": 0, "accepted": 0}
+    documents = [random_requirements(rng, catalog, rng.choice([0.3, 0.6, 0.9]))
+                 for _ in range(61)]
+    for document, donor in itertools.pairwise(documents):
+        requirements = parse_requirements(document)
+        given = requirement_facts(requirements)
+        for _ in range(25):
+            fields = rng.sample(names, rng.randint(1, 3)) + rng.sample(pinned, rng.randint(0, 1))
+            changes = {name: _value_for(rng, name, donor) for name in fields}
+            expected = copy.deepcopy(requirements.model_dump(mode="json", exclude_none=True))
+            for name, value in changes.items():
+                section, field = name.split(".", 1)
+                expected.setdefault(section, {}).pop(field, None)
+                if value is not None:
+                    expected[section][field] = value
+            try:
+                oracle: Requirements | None = Requirements.model_validate_json(
+                    json.dumps(expected))
+            except ValidationError:
+                oracle = None
+            # Plain fact values, as candidates carry them.
+            plain = [(name, tuple(value) if isinstance(value, list) else value)
+                     for name, value in sorted(changes.items())]
+            found = sensitivity_changed(requirements, given, plain)
+            assert (found is None) == (oracle is None), changes
+            if found is None or oracle is None:
+                outcomes["refused"] += 1
+                continue
+            outcomes["accepted"] += 1
+            assert found[0].model_dump(mode="json") == oracle.model_dump(mode="json"), changes
+            assert found[1] == build_facts(oracle), changes
+    assert outcomes["refused"] > 300 and outcomes["accepted"] > 300, outcomes
+
+
+def test_what_the_search_shares_between_profiles_changes_no_candidate(
+    catalog: Catalog, reference: Advisor
+) -> None:
+    # The ways to make a rule hold or fail are shared between profiles alike in what they depend
+    # on. Each profile searched with nothing shared must give the candidates (changes, why, the
+    # predicted winner) it gives after many other profiles.
+    rng = random.Random(23)
+    profiles = [parse_requirements(random_requirements(rng, catalog, rng.choice([0.3, 0.6, 0.9])))
+                for _ in range(60)]
+    # And profiles alike but for the other members of a set a ``contains`` clause tests.
+    specs = requirement_fact_specs()
+    for rule in catalog.rules:
+        for clause in rule.when:
+            if clause.contains is None or clause.fact not in specs:
+                continue
+            section, field = clause.fact.split(".", 1)
+            for member in specs[clause.fact].values[:4]:
+                if member != clause.contains:
+                    document = copy.deepcopy(rule.examples.fires[0].requirements)
+                    document.setdefault(section, {})[field] = [member]
+                    profiles.append(parse_requirements(consistent(document)))
+    tables = per_rule_set(_Tables, catalog)
+
+    def found(requirements: Requirements) -> list[Any]:
+        decisions = reference.evaluate(requirements).decisions
+        search = _Search(catalog, requirement_facts(requirements), decisions,
+                         ranking_for(catalog, requirements))
+        return [(slot, candidate.changes, candidate.motives, candidate.assumed, target, rule_id)
+                for slot, component in decisions.items()
+                for candidate, target, rule_id in search.candidates(slot, component)]
+
+    alone = []
+    for requirements in profiles:
+        tables.ways.clear()
+        tables.failing_steps.clear()
+        alone.append(found(requirements))
+    shared = [found(requirements) for requirements in reversed(profiles)][::-1]
+    assert shared == alone
+    assert len(tables.ways) > 300

@@ -89,9 +89,6 @@ class Advisor:
         ranking = ranking_for(self.catalog, requirements)
         return self.engine.evaluate(build_facts(requirements), ranking.choose, rounds)
 
-    def _evaluate_facts(self, facts: Facts, ranking: Ranking, rounds: int) -> Trace:
-        return self.engine.evaluate(facts, ranking.choose, rounds)
-
     def recommend(self, requirements: Requirements, sensitivity: bool = False) -> Report:
         """The full recommendation for one requirements profile; with ``sensitivity``, each
         decision also says which requirement changes would change it (this re-evaluates
@@ -99,16 +96,26 @@ class Advisor:
         check_components(self.catalog, requirements)
         facts = build_facts(requirements)
         ranking = ranking_for(self.catalog, requirements)
-        trace = self.engine.evaluate(facts, ranking.choose)
+        recorded = self.engine.record(facts, ranking.choose) if sensitivity else None
+        trace = recorded.trace if recorded else self.engine.evaluate(facts, ranking.choose)
         pillar_order = [pillar.value for pillar in requirements.workload.pillar_priorities or []]
         resolution = resolve_decisions(self.catalog, trace.firings, trace.decisions, facts,
                                        pillar_order, ranking, requirements.constraints,
                                        requirements.existing)
         decisions = resolution.decisions
-        if sensitivity:
+        if recorded is not None:
+            base = recorded
+
+            def evaluate(changed: Facts, changed_ranking: Ranking, slot: str,
+                         rounds: int) -> Trace:
+                # Only the rules that can decide the slot and read what the change touched
+                # are matched again.
+                return self.engine.reevaluate(base, changed, changed_ranking.choose, rounds,
+                                              (slot,))
+
             found = analyse(self.catalog, requirements, trace.decisions,
                             {decision.slot: decision.round for decision in decisions},
-                            resolution.assumptions, self._evaluate_facts)
+                            resolution.assumptions, evaluate)
             decisions = [decision.model_copy(update={"sensitivity": found[decision.slot]})
                          for decision in decisions]
         graph = build_graph(self.catalog, resolution.decisions, resolution.wiring)

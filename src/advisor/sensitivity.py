@@ -21,9 +21,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -42,17 +42,19 @@ from advisor.facts import (
     section_facts,
     with_derived_facts,
 )
-from advisor.memo import per_rule_set
+from advisor.memo import per_rule_set, remember
 from advisor.models.report import Assumption, Change, Flip, Sensitivity
 from advisor.models.requirements import Requirements, inconsistencies
 from advisor.models.rule import Clause, Operator, Rule
-from advisor.ranking import Ranking, ranking_for
+from advisor.ranking import UNCONSTRAINED, Ranking, ranking_for
 from advisor.resolve import describe_test
 
-# The engine over facts already built, with a profile's ranking, up to a number of rounds.
-Evaluate = Callable[[Mapping[str, FactValue], Ranking, int], Trace]
-"""Runs the engine's first N chaining rounds over a changed profile (the pipeline supplies
-it): a slot decided in round k needs rounds up to k only."""
+# The engine over facts already built, with a profile's ranking, for one slot.
+Evaluate = Callable[[Mapping[str, FactValue], Ranking, str, int], Trace]
+"""Runs the engine over a changed profile for one slot, up to the chaining round that decides
+it (the pipeline supplies it): the trace must hold the slot's decision and firings as a full
+evaluation has them, and may leave out what cannot decide the slot (rounds after round k,
+rules the slot's decision does not depend on)."""
 
 MAX_CHANGES = 3  # requirements one flip may change
 _VALUES_PER_CLAUSE = 3  # values tried to make one clause hold or fail
@@ -66,29 +68,70 @@ class _Test:
     operator: Operator
     operand: Any  # one_of operands as a tuple
     text: str  # as the report shows it, e.g. '> 10000'
+    number: int  # the same clause (fact, operator, operand) has the same number in every rule
 
 
-def _rule_tests(catalog: Catalog) -> dict[str, tuple[_Test, ...]]:
-    """Each rule's clauses as _Test, in rule order."""
-    return {
-        rule.id: tuple(_Test(clause.fact, clause.operator, _operand(clause),
-                             describe_test(clause)) for clause in rule.when)
-        for rule in catalog.rules
-    }
+class _Tables:
+    """What the search reads of a rule set, worked out once per rule set (``per_rule_set``)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        numbers: dict[tuple[str, Operator, Any], int] = {}
+        # Each distinct clause once: rules share most (755 distinct among the 3,096 clauses and
+        # exceptions of the 1,289-rule set), so a profile tests each once.
+        self.clauses: list[tuple[str, Operator, Any]] = []
+
+        def test(clause: Clause) -> _Test:
+            operand = _operand(clause)
+            key = (clause.fact, clause.operator, _hashable(operand))
+            number = numbers.get(key)
+            if number is None:
+                number = numbers[key] = len(self.clauses)
+                self.clauses.append((clause.fact, clause.operator, operand))
+            return _Test(clause.fact, clause.operator, operand, describe_test(clause), number)
+
+        self.tests = {rule.id: tuple(test(clause) for clause in rule.when)
+                      for rule in catalog.rules}
+        self.exception_tests = {rule.id: tuple(test(clause) for clause in rule.unless)
+                                for rule in catalog.rules}
+        # Each rule's facts (those its clauses and exceptions test), and among them those no
+        # requirement change sets: decisions, and what already runs.
+        self.facts = {rule.id: frozenset(clause.fact for clause in (*rule.when, *rule.unless))
+                      for rule in catalog.rules}
+        self.unchangeable = {rule_id: frozenset(fact for fact in facts
+                                                if fact.startswith(DECISION_PREFIX)
+                                                or is_fixed(fact))
+                             for rule_id, facts in self.facts.items()}
+        self.slot_of = {rule.id: rule.slot for rule in catalog.rules if rule.slot is not None}
+        # Each requirement field some derived fact is computed from, with those derived facts.
+        self.derived_from: dict[str, tuple[str, ...]] = {}
+        for derived, inputs in derived_fact_inputs().items():
+            for field in inputs:
+                self.derived_from[field] = (*self.derived_from.get(field, ()), derived)
+        # Each rule's facts that a ``contains`` clause or exception tests: the values that make
+        # those hold or fail depend on the set as given.
+        self.sets_read = {rule.id: tuple(sorted({clause.fact for clause in (*rule.when,
+                                                                           *rule.unless)
+                                                 if clause.operator is Operator.contains}))
+                          for rule in catalog.rules}
+        # The ways to make a rule hold, shared by profiles alike in what they depend on
+        # (``_Search._satisfy``): a bounded cache (``memo.remember``). With the cache below,
+        # the search takes 2.2 ms a profile against 3.2 on the examples searched again, and
+        # 10.3-10.5 against 11.2-12.8 ms on 300 generated profiles searched once each
+        # (docs/benchmarks.md). Pinned by test_sensitivity.py::
+        # test_what_the_search_shares_between_profiles_changes_no_candidate.
+        self.ways: dict[tuple[Any, ...], tuple[tuple[_Step, ...], ...]] = {}
+        # The one-clause changes that make a rule fail, shared likewise (``_Search._fail``).
+        self.failing_steps: dict[tuple[Any, ...], tuple[_Step, ...]] = {}
+        # Each slot's rules in the order a profile without constraints ranks them.
+        self.unconstrained = {
+            slot: tuple(sorted(catalog.rules_for_slot(slot), key=lambda rule: UNCONSTRAINED.key(
+                rule.id, _component(rule), rule.priority)))
+            for slot in set(self.slot_of.values())}
 
 
-def _exception_tests(catalog: Catalog) -> dict[str, tuple[_Test, ...]]:
-    """Each rule's ``unless`` clauses as _Test, in rule order."""
-    return {
-        rule.id: tuple(_Test(clause.fact, clause.operator, _operand(clause),
-                             describe_test(clause)) for clause in rule.unless)
-        for rule in catalog.rules
-    }
-
-
-@dataclass(frozen=True)
-class _Step:
-    """One fact value a candidate sets, and the clause that asked for it."""
+class _Step(NamedTuple):
+    """One fact value a candidate sets, and the clause that asked for it (a named tuple: the
+    search makes thousands, and a frozen dataclass takes three times as long to make)."""
 
     fact: str
     value: FactValue
@@ -97,13 +140,13 @@ class _Step:
     test: str
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
     """Requirement changes (field -> new value; None: not given) and why each was made."""
 
     changes: tuple[tuple[str, FactValue | None], ...]
     motives: tuple[tuple[str, _Step], ...]  # requirement field -> the step behind its change
     assumed: bool  # a change gives a value to a requirement that was not given
+    key: tuple[tuple[str, Any], ...]  # the changes, each value with its type (true is not 1)
 
 
 def analyse(
@@ -127,8 +170,12 @@ def analyse(
     first_reader = per_rule_set(_first_deciding_round, catalog)
     valid: dict[tuple[tuple[str, Any], ...],
                 tuple[Requirements, dict[str, FactValue]] | None] = {}
-    outcomes: dict[tuple[int, tuple[tuple[str, Any], ...]], tuple[Trace, Ranking]] = {}
+    outcomes: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[Trace, Ranking]] = {}
     out: dict[str, Sensitivity] = {}
+    slot_of = per_rule_set(_Tables, catalog).slot_of
+    # Each assumption with the slots whose rules consult it.
+    consulting = [(item.fact, {slot_of.get(rule_id) for rule_id in item.consulted_by})
+                  for item in assumptions]
     for slot, component in decisions.items():
         evaluated = 0
         flips: list[Flip] = []
@@ -140,7 +187,7 @@ def analyse(
             ordered = sorted(by_target[target],
                              key=lambda item: (len(item[0].changes), not item[0].assumed))
             for candidate, predicted in ordered:
-                changes = tuple((field, _hashable(value)) for field, value in candidate.changes)
+                changes = candidate.key
                 if changes not in valid:
                     valid[changes] = _changed(requirements, given, candidate.changes)
                 found = valid[changes]
@@ -154,11 +201,11 @@ def analyse(
                     # slot's own rules is what the engine would decide: no need to run it.
                     flips.append(_flip(catalog, candidate, given, target, predicted))
                     break
-                key = (needed, changes)
+                key = (slot, changes)
                 if key not in outcomes:
                     changed, facts = found
                     ranking = ranking_for(catalog, changed)
-                    outcomes[key] = (evaluate(facts, ranking, needed), ranking)
+                    outcomes[key] = (evaluate(facts, ranking, slot, needed), ranking)
                 trace, ranking = outcomes[key]
                 new = trace.decisions.get(slot)
                 if new is None or new == component:
@@ -168,11 +215,9 @@ def analyse(
                              key=ranking.order)
                 flips.append(_flip(catalog, candidate, given, new, winner.rule_id))
                 break
-        slot_rules = {rule.id for rule in catalog.rules_for_slot(slot)}
         out[slot] = Sensitivity(
             flips=_minimal(flips),
-            unknown=[item.fact for item in assumptions
-                     if slot_rules.intersection(item.consulted_by)],
+            unknown=[fact for fact, slots in consulting if slot in slots],
             evaluated=evaluated,
         )
     return out
@@ -204,6 +249,19 @@ def _unseen_before(changed: frozenset[str], round_: int, first_reader: Mapping[s
         first_reader.get(fact, round_) >= round_ for fact in changed)
 
 
+class _After:
+    """A candidate's effect on the facts: which facts it changes (its requirement fields and
+    the facts derived from them), their values after it (an absent key: unknown), and which of
+    the rules asked about so far hold then."""
+
+    __slots__ = ("changed", "held", "values")
+
+    def __init__(self, changed: frozenset[str], values: dict[str, FactValue]) -> None:
+        self.changed = changed
+        self.values = values
+        self.held: dict[str, bool] = {}
+
+
 class _Search:
     """Candidate changes for each slot, from the clauses of the slot's rules."""
 
@@ -218,38 +276,36 @@ class _Search:
         self.derived = derived_fact_specs()
         self.derived_inputs = derived_fact_inputs()
         self._tested_values: dict[tuple[str, str], list[FactValue]] = {}
-        self._satisfying: dict[str, list[tuple[_Step, ...]]] = {}
-        self._failing_steps: dict[str, list[_Step]] = {}
+        # Per target rule: the ways to make it hold, each with the candidate it makes.
+        self._satisfying: dict[str, list[tuple[tuple[_Step, ...], _Candidate | None]]] = {}
+        self._failing_steps: dict[str, tuple[_Step, ...]] = {}
         self._ranks: dict[str, tuple[Rule, ...]] = {}
-        self._facts_of: dict[str, frozenset[str]] = {}
-        self._held: dict[int, dict[str, bool]] = {}
-        # Per fact set after a candidate (by identity): the facts that differ from the profile.
-        self._changed_of: dict[int, frozenset[str]] = {}
         self._failing_of: dict[str, frozenset[str]] = {}
-        self._after: dict[tuple[tuple[str, Any], ...], dict[str, FactValue]] = {}
-        # Per ranked rule list: each rule, the facts it tests and whether it holds as given.
-        self._entries: dict[int, tuple[tuple[Rule, frozenset[str], bool], ...]] = {}
+        self._after: dict[tuple[tuple[str, Any], ...], _After] = {}
+        # Per slot: each ranked rule, the facts it tests and whether it holds as given.
+        self._entries: dict[str, tuple[tuple[Rule, frozenset[str], frozenset[str]], ...]] = {}
         self.derived_input_fields = frozenset(
             field for inputs in self.derived_inputs.values() for field in inputs)
-        self.tests = per_rule_set(_rule_tests, catalog)
-        self.exception_tests = per_rule_set(_exception_tests, catalog)
+        self.tables = per_rule_set(_Tables, catalog)
+        self.tests = self.tables.tests
+        self.exception_tests = self.tables.exception_tests
+        self._clause_held: list[bool | None] = [None] * len(self.tables.clauses)
 
     def candidates(self, slot: str, component: str) -> Iterator[tuple[_Candidate, str, str]]:
         """Distinct candidates the prediction says change the slot's winner, each with the
         component and the winning rule the prediction expects."""
         ranked = self._ranked(slot)
+        if all(_component(rule) == component for rule in ranked):
+            # No rule of the slot proposes another component: no change can give it one.
+            return
+        self._entries_of(slot)  # every rule of the slot tested as given first (``_holds``)
         seen: set[tuple[tuple[str, Any], ...]] = set()
-        for steps in itertools.chain(self._to_targets(slot, ranked, component),
-                                     self._against_winner(slot, ranked, component)):
-            candidate = self._candidate(steps)
-            if candidate is None:
+        for candidate in itertools.chain(self._to_targets(slot, ranked, component),
+                                         self._against_winner(slot, component)):
+            if candidate.key in seen:
                 continue
-            key = tuple((field, _hashable(value)) for field, value in candidate.changes)
-            if key in seen:
-                continue
-            seen.add(key)
-            winner = self._winner(ranked, self._known_after(candidate),
-                                  self.changed_facts(candidate))
+            seen.add(candidate.key)
+            winner = self._winner(slot, self._after_of(candidate))
             if winner is not None and _component(winner) != component:
                 yield candidate, _component(winner), winner.id
 
@@ -257,120 +313,177 @@ class _Search:
         ranked = self._ranks.get(slot)
         if ranked is None:
             ranking = self.ranking
-            ranked = self._ranks[slot] = tuple(sorted(
-                (rule for rule in self.catalog.rules_for_slot(slot)
-                 if _component(rule) not in ranking.forbidden),
-                key=lambda rule: ranking.key(rule.id, _component(rule), rule.priority)))
+            if ranking == UNCONSTRAINED:
+                ranked = self.tables.unconstrained[slot]
+            else:
+                ranked = tuple(sorted(
+                    (rule for rule in self.catalog.rules_for_slot(slot)
+                     if _component(rule) not in ranking.forbidden),
+                    key=lambda rule: ranking.key(rule.id, _component(rule), rule.priority)))
+            self._ranks[slot] = ranked
         return ranked
 
-    def _winner(self, ranked: Sequence[Rule], known: Mapping[str, FactValue],
-                changed: frozenset[str] = frozenset()) -> Rule | None:
-        """The highest-ranked rule whose clauses all hold over ``known``; a rule that tests none
-        of the ``changed`` facts keeps the outcome it has over the profile."""
-        # Ranked lists are built once per slot and kept (``_ranks``): their identity names them.
-        entries = self._entries.get(id(ranked))
-        if entries is None:
-            entries = self._entries[id(ranked)] = tuple(
-                (rule, self._facts(rule), self._holds(rule, self.known)) for rule in ranked)
-        for rule, facts, on_profile in entries:
+    def _winner(self, slot: str, after: _After | None) -> Rule | None:
+        """The highest-ranked rule of the slot that holds after a change (``None``: as given);
+        a rule that tests none of the changed facts keeps the outcome it has as given."""
+        entries = self._entries_of(slot)
+        if after is None:
+            return next((rule for rule, _, failing in entries if not failing), None)
+        changed = after.changed
+        for rule, facts, failing in entries:
             if changed.isdisjoint(facts):
-                if on_profile:
+                if not failing:
                     return rule
-            elif self._holds(rule, known):
+            # A rule failing on a fact the change leaves alone still fails (``_holds``).
+            elif failing <= changed and self._holds(rule, after):
                 return rule
         return None
+
+    def _entries_of(self, slot: str) -> tuple[tuple[Rule, frozenset[str], frozenset[str]], ...]:
+        """Each ranked rule of the slot, the facts it tests and those it fails on as given."""
+        entries = self._entries.get(slot)
+        if entries is None:
+            entries = self._entries[slot] = tuple(
+                (rule, self.tables.facts[rule.id], self._failing_facts(rule))
+                for rule in self._ranked(slot))
+        return entries
 
     def changed_facts(self, candidate: _Candidate) -> frozenset[str]:
         """The facts a candidate changes: its requirement fields and the facts derived from
         them."""
-        fields = {field for field, _ in candidate.changes}
-        return frozenset(fields.union(
-            derived for derived, inputs in self.derived_inputs.items()
-            if fields.intersection(inputs)))
+        return self._after_of(candidate).changed
 
-    def _facts(self, rule: Rule) -> frozenset[str]:
-        facts = self._facts_of.get(rule.id)
-        if facts is None:
-            facts = self._facts_of[rule.id] = frozenset(
-                c.fact for c in (*self.tests[rule.id], *self.exception_tests[rule.id]))
-        return facts
+    def _changed_facts(self, candidate: _Candidate) -> frozenset[str]:
+        changed = {field for field, _ in candidate.changes}
+        for field, _ in candidate.changes:
+            changed.update(self.tables.derived_from.get(field, ()))
+        return frozenset(changed)
 
-    def _holds(self, rule: Rule, known: Mapping[str, FactValue]) -> bool:
-        # The facts after a candidate are built once and kept (``_after``) for the search's
-        # life, so their identity names them: the same rule is asked about them many times.
-        by_rule = self._held.get(id(known))
-        if by_rule is None:
-            by_rule = self._held[id(known)] = {}
-        held = by_rule.get(rule.id)
+    def _holds(self, rule: Rule, after: _After | None) -> bool:
+        """Whether every clause of ``rule`` holds and none of its exceptions does, after a
+        change (``None``: as given)."""
+        failing = self._failing_of.get(rule.id)
+        if failing is None:
+            failing = self._failing_facts(rule)
+        if after is None:
+            return not failing
+        # A clause on a fact the candidate leaves alone holds as it does as given: the rule
+        # fails at once if one of those fails (or one of those exceptions holds), and only
+        # clauses on changed facts need a look.
+        changed = after.changed
+        if not failing <= changed:
+            return False
+        held = after.held.get(rule.id)
         if held is None:
-            changed = self._changed_of.get(id(known))
-            clauses = self.catalog.clauses(rule.id)
-            exceptions = self.catalog.exceptions(rule.id)
-            if changed is None:
-                held = all(holds(fact, operator, operand, known)
-                           for fact, operator, operand in clauses) and not any(
-                    holds(fact, operator, operand, known)
-                    for fact, operator, operand in exceptions)
-            else:
-                # A clause on a fact the candidate leaves alone holds as it does over the
-                # profile: the rule fails at once if one of those fails (or one of those
-                # exceptions holds), and only clauses on changed facts need a look.
-                held = self._failing_facts(rule) <= changed and all(
-                    holds(fact, operator, operand, known)
-                    for fact, operator, operand in clauses if fact in changed) and not any(
-                    holds(fact, operator, operand, known)
-                    for fact, operator, operand in exceptions if fact in changed)
-            by_rule[rule.id] = held
+            values = after.values
+            held = after.held[rule.id] = all(
+                holds(fact, operator, operand, values)
+                for fact, operator, operand in self.catalog.clauses(rule.id)
+                if fact in changed) and not any(
+                holds(fact, operator, operand, values)
+                for fact, operator, operand in self.catalog.exceptions(rule.id)
+                if fact in changed)
         return held
 
     def _failing_facts(self, rule: Rule) -> frozenset[str]:
-        """The facts of the rule's clauses that fail over the profile as given."""
+        """The facts of the rule's clauses that fail as given, and of its exceptions that
+        hold: empty exactly when the rule holds as given."""
         found = self._failing_of.get(rule.id)
         if found is None:
             found = self._failing_of[rule.id] = frozenset(
-                fact for fact, operator, operand in self.catalog.clauses(rule.id)
-                if not holds(fact, operator, operand, self.known)).union(
-                fact for fact, operator, operand in self.catalog.exceptions(rule.id)
-                if holds(fact, operator, operand, self.known))
+                [test.fact for test in self.tests[rule.id] if not self._holds_as_given(test)]
+                + [test.fact for test in self.exception_tests[rule.id]
+                   if self._holds_as_given(test)])
         return found
 
+    def _holds_as_given(self, test: _Test) -> bool:
+        """Whether a clause holds as given; each distinct clause is tested once."""
+        held = self._clause_held[test.number]
+        if held is None:
+            held = self._clause_held[test.number] = holds(test.fact, test.operator, test.operand,
+                                                          self.known)
+        return held
+
     def _to_targets(self, slot: str, ranked: Sequence[Rule],
-                    component: str) -> Iterator[tuple[_Step, ...]]:
+                    component: str) -> Iterator[_Candidate]:
         """Make each rule that proposes another component win."""
-        proposing = [_component(rule) == component for rule in ranked]
-        for position, target in enumerate(ranked):
-            if proposing[position]:
+        same: list[Rule] = []  # the rules ranked above the target that propose ``component``
+        # Positions in ``same`` of the rules that hold as given, and by fact of those testing
+        # it: a rule failing as given can only hold after a change to a fact it tests.
+        holding: list[int] = []
+        testing: dict[str, list[int]] = {}
+        for target in ranked:
+            if _component(target) == component:
+                if not self._failing_facts(target):
+                    holding.append(len(same))
+                for fact in self.tables.facts[target.id]:
+                    testing.setdefault(fact, []).append(len(same))
+                same.append(target)
                 continue
-            same = [rule for rule, proposes in zip(ranked[:position], proposing, strict=False)
-                    if proposes]
-            for meets in self._satisfy(slot, target):
-                changed = self._facts_after(meets)
-                above = [rule for rule in same if self._holds(rule, changed)]
+            for meets, candidate in self._satisfy(slot, target):
+                if candidate is None:
+                    after = None
+                    above = [same[position] for position in holding]
+                else:
+                    after = self._after_of(candidate)
+                    positions = set(holding)
+                    for fact in after.changed:
+                        positions.update(testing.get(fact, ()))
+                    above = [same[position] for position in sorted(positions)
+                             if self._holds(same[position], after)]
                 if not above:
-                    yield meets
+                    if candidate is not None:
+                        yield candidate
                     continue
                 if len(above) > _BLOCKERS:
                     continue
                 touched = {step.fact for step in meets}
                 options = [self._fail(slot, rule, touched, target) for rule in above]
                 for combination in itertools.product(*options):
-                    yield meets + combination
+                    found = self._candidate(meets + combination)
+                    if found is not None:
+                        yield found
 
-    def _against_winner(self, slot: str, ranked: Sequence[Rule],
-                        component: str) -> Iterator[tuple[_Step, ...]]:
+    def _against_winner(self, slot: str, component: str) -> Iterator[_Candidate]:
         """Make the winning rule fail on one clause."""
-        winner = self._winner(ranked, self.known)
+        winner = self._winner(slot, None)
         if winner is None:
             return
         for step in self._fail(slot, winner, set(), None):
-            yield (step,)
+            candidate = self._candidate((step,))
+            if candidate is not None:
+                yield candidate
 
-    def _satisfy(self, slot: str, rule: Rule) -> list[tuple[_Step, ...]]:
-        """Ways to make every clause of ``rule`` hold, changing at most MAX_CHANGES facts; none
-        when a failing clause tests a decision (no requirement sets it directly)."""
+    def _satisfy(self, slot: str,
+                 rule: Rule) -> list[tuple[tuple[_Step, ...], _Candidate | None]]:
+        """Ways to make every clause of ``rule`` hold, changing at most MAX_CHANGES facts, each
+        with the candidate it makes; none when a failing clause tests a decision (no
+        requirement sets it directly)."""
         ways = self._satisfying.get(rule.id)
         if ways is None:
-            ways = self._satisfying[rule.id] = self._ways_to_satisfy(slot, rule)
+            if not self._failing_facts(rule).isdisjoint(self.tables.unchangeable[rule.id]) or len(
+                    {test.fact for test in self.tests[rule.id]
+                     if not self._holds_as_given(test)}) > MAX_CHANGES:
+                # A failing clause (or a holding exception) on a decision or on what already
+                # runs, which no requirement change reaches, or failing clauses on too many
+                # facts: ``_ways_to_satisfy`` would come to the same end one fact at a time.
+                found: tuple[tuple[_Step, ...], ...] = ()
+            else:
+                # The ways depend on the profile only through which clauses and exceptions
+                # hold and the sets a ``contains`` clause tests, so profiles alike in those
+                # share them (``_Tables.ways``).
+                key = (rule.id,
+                       tuple(self._holds_as_given(test) for test in self.tests[rule.id]),
+                       tuple(self._holds_as_given(test)
+                             for test in self.exception_tests[rule.id]),
+                       tuple(self.known.get(fact) for fact in self.tables.sets_read[rule.id]))
+                cached = self.tables.ways.get(key)
+                if cached is None:
+                    cached = remember(self.tables.ways, key,
+                                      tuple(self._ways_to_satisfy(slot, rule)))
+                found = cached
+            ways = self._satisfying[rule.id] = [(steps, self._candidate(steps))
+                                                for steps in found]
         return ways
 
     def _ways_to_satisfy(self, slot: str, rule: Rule) -> list[tuple[_Step, ...]]:
@@ -379,11 +492,11 @@ class _Search:
             by_fact.setdefault(clause.fact, []).append(clause)
         per_fact: list[list[_Step]] = []
         for fact, clauses in by_fact.items():
-            if all(self._clause_holds(clause, self.known) for clause in clauses):
+            if all(self._holds_as_given(clause) for clause in clauses):
                 continue
             if fact.startswith(DECISION_PREFIX) or is_fixed(fact):
                 return []
-            failing = [c for c in clauses if not self._clause_holds(c, self.known)]
+            failing = [c for c in clauses if not self._holds_as_given(c)]
             values = [value for clause in failing for value in self._meeting(slot, clause)]
             fitting = _unique(value for value in values
                               if all(_test(c, value) for c in clauses))
@@ -393,7 +506,7 @@ class _Search:
             per_fact.append([_Step(fact, value, "meets", rule.id, clause.text)
                              for value in fitting[:_VALUES_PER_CLAUSE]])
         for exception in self.exception_tests[rule.id]:
-            if not self._clause_holds(exception, self.known):
+            if not self._holds_as_given(exception):
                 continue
             if exception.fact.startswith(DECISION_PREFIX) or is_fixed(exception.fact):
                 return []
@@ -417,18 +530,26 @@ class _Search:
         alone and never breaking ``keep`` (the rule the change is for)."""
         every = self._failing_steps.get(rule.id)
         if every is None:
-            every = self._failing_steps[rule.id] = [
-                _Step(clause.fact, value, "fails", rule.id, clause.text)
-                for clause in self.tests[rule.id]
-                if not clause.fact.startswith(DECISION_PREFIX) and not is_fixed(clause.fact)
-                for value in self._failing(slot, clause)[:_VALUES_PER_CLAUSE]
-            ] + [
-                _Step(exception.fact, value, "excepts", rule.id, exception.text)
-                for exception in self.exception_tests[rule.id]
-                if not exception.fact.startswith(DECISION_PREFIX)
-                and not is_fixed(exception.fact)
-                for value in self._meeting(slot, exception)[:_VALUES_PER_CLAUSE]
-            ]
+            # The steps depend on the profile only through which tested facts are given and
+            # the sets a ``contains`` clause tests, so profiles alike in those share them.
+            known = self.known
+            key = (rule.id, tuple(test.fact in known for test in self.tests[rule.id]),
+                   tuple(known.get(fact) for fact in self.tables.sets_read[rule.id]))
+            every = self.tables.failing_steps.get(key)
+            if every is None:
+                every = remember(self.tables.failing_steps, key, tuple([
+                    _Step(clause.fact, value, "fails", rule.id, clause.text)
+                    for clause in self.tests[rule.id]
+                    if not clause.fact.startswith(DECISION_PREFIX) and not is_fixed(clause.fact)
+                    for value in self._failing(slot, clause)[:_VALUES_PER_CLAUSE]
+                ] + [
+                    _Step(exception.fact, value, "excepts", rule.id, exception.text)
+                    for exception in self.exception_tests[rule.id]
+                    if not exception.fact.startswith(DECISION_PREFIX)
+                    and not is_fixed(exception.fact)
+                    for value in self._meeting(slot, exception)[:_VALUES_PER_CLAUSE]
+                ]))
+            self._failing_steps[rule.id] = every
         kept = self.tests[keep.id] if keep is not None else ()
         return [step for step in every
                 if step.fact not in touched
@@ -510,53 +631,59 @@ class _Search:
 
     def _candidate(self, steps: Sequence[_Step]) -> _Candidate | None:
         """The requirement changes behind fact steps (derived facts through their inputs)."""
+        given = self.given
+        if len(steps) == 1 and steps[0].fact not in self.derived:
+            # Most candidates change one requirement: the general case below, made short.
+            step = steps[0]
+            if same_value(given.get(step.fact), step.value):
+                return None
+            return _Candidate(((step.fact, step.value),), ((step.fact, step),),
+                              step.fact not in given,
+                              ((step.fact, (step.value.__class__.__name__, step.value)),))
         changes: dict[str, FactValue | None] = {}
         motives: dict[str, _Step] = {}
         for step in steps:
             if step.fact in self.derived:
-                current = {**self.given, **changes}
+                current = {**given, **changes}
                 inputs = inputs_for_derived(step.fact, step.value, {
                     field: value for field, value in current.items() if value is not None})
                 if inputs is None:
                     return None
-                updates: dict[str, FactValue | None] = dict(inputs)
+                updates: Iterable[tuple[str, FactValue | None]] = inputs.items()
             else:
-                updates = {step.fact: step.value}
-            for field, value in updates.items():
+                updates = ((step.fact, step.value),)
+            for field, value in updates:
                 if field in changes and not same_value(changes[field], value):
                     return None
-                if same_value(self.given.get(field), value):
+                if same_value(given.get(field), value):
                     continue
                 changes[field] = value
-                motives.setdefault(field, step)
+                if field not in motives:
+                    motives[field] = step
         if not changes or len(changes) > MAX_CHANGES:
             return None
-        ordered = sorted(changes.items())
-        return _Candidate(tuple(ordered), tuple((field, motives[field]) for field, _ in ordered),
-                          any(field not in self.given for field in changes))
+        ordered = tuple(sorted(changes.items()))
+        return _Candidate(ordered, tuple((field, motives[field]) for field, _ in ordered),
+                          any(field not in given for field in changes),
+                          tuple((field, (value.__class__.__name__, value))
+                                for field, value in ordered))
 
-    def _facts_after(self, steps: Sequence[_Step]) -> dict[str, FactValue]:
-        candidate = self._candidate(steps)
-        return self.known if candidate is None else self._known_after(candidate)
-
-    def _known_after(self, candidate: _Candidate) -> dict[str, FactValue]:
+    def _after_of(self, candidate: _Candidate) -> _After:
+        """What the candidate changes, worked out once per distinct change."""
         found = self._after.get(candidate.changes)
         if found is not None:
             return found
-        fields = {field for field, _ in candidate.changes}
-        if fields & self.derived_input_fields:
-            found = {**with_derived_facts(_applied(self.given, candidate.changes)),
-                     **self.decided}
-        else:
-            # No derived fact reads the changed fields: apply them to what is known already.
-            found = _applied(self.known, candidate.changes)
-        self._after[candidate.changes] = found
-        self._changed_of[id(found)] = self.changed_facts(candidate)
+        changed = self._changed_facts(candidate)
+        values = {field: value for field, value in candidate.changes if value is not None}
+        if not changed.isdisjoint(self.derived):
+            # Derived facts read only derived inputs: compute them from those alone.
+            inputs = _applied({field: value for field, value in self.given.items()
+                               if field in self.derived_input_fields}, candidate.changes)
+            now = with_derived_facts(inputs)
+            values.update((fact, now[fact]) for fact in changed.intersection(self.derived)
+                          if fact in now)
+        found = self._after[candidate.changes] = _After(changed, values)
         return found
-
-    @staticmethod
-    def _clause_holds(clause: _Test, known: Mapping[str, FactValue]) -> bool:
-        return holds(clause.fact, clause.operator, clause.operand, known)
 
 
 def _applied(facts: Mapping[str, FactValue],

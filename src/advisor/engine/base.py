@@ -9,7 +9,7 @@ firing order, and both backends share the exact same chaining semantics.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
@@ -155,6 +155,18 @@ def firing_order(firing: Firing) -> tuple[int, int, str]:
     return (firing.round, -firing.priority, firing.rule_id)
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A full evaluation kept so that changed profiles can be evaluated again from it
+    (``RuleEngine.reevaluate``): its facts, what each round matched (guards included, before
+    exceptions are applied) and the decisions each round made."""
+
+    facts: Facts
+    matches: tuple[tuple[Firing, ...], ...]
+    decided: tuple[tuple[tuple[str, str], ...], ...]
+    trace: Trace
+
+
 class RuleEngine(Protocol):
     """Compile once, evaluate many profiles. Implementations must be safe to share."""
 
@@ -165,8 +177,26 @@ class RuleEngine(Protocol):
         in an early round needs no later one); raise EngineError when the backend fails."""
         ...
 
+    def record(self, facts: Facts, choose: Chooser) -> Recorded:
+        """``evaluate(facts, choose)``, kept with what each round matched for ``reevaluate``."""
+        ...
+
+    def reevaluate(self, base: Recorded, facts: Facts, choose: Chooser,
+                   rounds: int | None = None, slots: Iterable[str] | None = None) -> Trace:
+        """``evaluate(facts, choose, rounds)`` computed from ``base``: only the rules that read
+        a fact (requirement, derived or decision) whose value differs from ``base``'s are
+        matched again; every other rule's match is ``base``'s, since nothing it reads changed.
+        With ``slots``, only the rules that can decide those slots are evaluated
+        (``RuleIndex.deciding``): the trace then holds exactly their firings and the decisions
+        they make, as a full evaluation has them."""
+        ...
+
 
 RoundMatcher = Callable[[int, dict[str, FactValue]], list[Firing]]
+# The matches one round's ``match_round`` would report for just the named rules of that round.
+RulesMatcher = Callable[[int, dict[str, FactValue], frozenset[str]], list[Firing]]
+# The matches of one round, given the profile's facts and the decisions made before it.
+_Matcher = Callable[[int, Facts, Mapping[str, str]], list[Firing]]
 
 
 def run_chain(
@@ -180,15 +210,98 @@ def run_chain(
 ) -> Trace:
     """Drive the rounds to a fixpoint: match, let ``choose`` decide, add decisions, repeat.
     With ``rounds``, stop after that many."""
+
+    def match(index: int, facts: Facts, decisions: Mapping[str, str]) -> list[Firing]:
+        return match_round(index, round_facts(facts, decisions))
+
+    return _chain(name, rules, facts, choose, match, firing_budget, rounds, None)
+
+
+def record_chain(
+    name: str,
+    rules: CompiledRules,
+    facts: Facts,
+    choose: Chooser,
+    match_round: RoundMatcher,
+    firing_budget: int,
+) -> Recorded:
+    """``run_chain`` over every round, keeping each round's matches and decisions."""
+    matches: list[tuple[Firing, ...]] = []
+    decided: list[tuple[tuple[str, str], ...]] = []
+
+    def match(index: int, facts: Facts, decisions: Mapping[str, str]) -> list[Firing]:
+        matched = match_round(index, round_facts(facts, decisions))
+        matches.append(tuple(matched))
+        return matched
+
+    trace = _chain(name, rules, facts, choose, match, firing_budget, None, decided)
+    return Recorded(facts, tuple(matches), tuple(decided), trace)
+
+
+def rerun_chain(
+    name: str,
+    rules: CompiledRules,
+    index: RuleIndex,
+    base: Recorded,
+    facts: Facts,
+    choose: Chooser,
+    match_rules: RulesMatcher,
+    firing_budget: int,
+    rounds: int | None = None,
+    slots: Iterable[str] | None = None,
+) -> Trace:
+    """``run_chain`` over ``facts``, where each round matches again only the rules that read a
+    fact whose value differs from that round's facts in ``base`` and keeps ``base``'s matches
+    of every other rule: a rule's match depends on the facts it reads and nothing else. With
+    ``slots``, rules that cannot decide them are left out altogether."""
+    changed = differing_facts(base.facts, facts)
+    wanted = None if slots is None else index.deciding(slots)
+    before: dict[str, str] = {}  # the decisions base had made before the current round
+
+    def match(round_index: int, facts: Facts, decisions: Mapping[str, str]) -> list[Firing]:
+        differing = set(changed)
+        for slot in before.keys() | decisions.keys():
+            if before.get(slot) != decisions.get(slot):
+                differing.add(f"{DECISION_PREFIX}{slot}")
+        before.update(base.decided[round_index])
+        again = index.reading(round_index, differing)
+        kept: Iterable[Firing] = base.matches[round_index]
+        if wanted is not None:
+            again &= wanted
+            kept = [firing for firing in kept if firing.rule_id in wanted]
+        if not again:
+            return list(kept)
+        return [firing for firing in kept if firing.rule_id not in again] + match_rules(
+            round_index, round_facts(facts, decisions), again)
+
+    return _chain(name, rules, facts, choose, match, firing_budget, rounds, None)
+
+
+def round_facts(facts: Facts, decisions: Mapping[str, str]) -> dict[str, FactValue]:
+    """What one round sees: the profile's facts and a ``decision.<slot>`` fact per decision
+    made before it."""
+    seen: dict[str, FactValue] = dict(facts)
+    for slot, component in decisions.items():
+        seen[f"{DECISION_PREFIX}{slot}"] = component
+    return seen
+
+
+def _chain(
+    name: str,
+    rules: CompiledRules,
+    facts: Facts,
+    choose: Chooser,
+    match: _Matcher,
+    firing_budget: int,
+    rounds: int | None,
+    decided: list[tuple[tuple[str, str], ...]] | None,
+) -> Trace:
     decisions: dict[str, str] = {}
     firings: list[Firing] = []
     excepted: list[Firing] = []
     last = len(rules.rounds) if rounds is None else min(rounds, len(rules.rounds))
     for index in range(last):
-        round_facts: dict[str, FactValue] = dict(facts)
-        for slot, component in decisions.items():
-            round_facts[f"{DECISION_PREFIX}{slot}"] = component
-        fired, withheld = apply_exceptions(match_round(index, round_facts))
+        fired, withheld = apply_exceptions(match(index, facts, decisions))
         firings.extend(fired)
         excepted.extend(withheld)
         if len(firings) > firing_budget:
@@ -204,6 +317,8 @@ def run_chain(
                     "each slot once"
                 )
             decisions[slot] = component
+        if decided is not None:
+            decided.append(tuple(new.items()))
     return Trace(
         engine=name,
         rounds=last,
@@ -211,6 +326,83 @@ def run_chain(
         decisions=dict(sorted(decisions.items())),
         excepted=tuple(excepted),
     )
+
+
+_ABSENT = object()
+
+
+def differing_facts(before: Facts, after: Facts) -> frozenset[str]:
+    """The facts present in only one of ``before`` and ``after``, or with another value there
+    (true and 1, 1 and 1.0 differ: both backends report the value they matched)."""
+    differing = {name for name, value in after.items()
+                 if (old := before.get(name, _ABSENT)) is not value
+                 and (old.__class__ is not value.__class__ or old != value)}
+    differing.update(before.keys() - after.keys())
+    return frozenset(differing)
+
+
+class RuleIndex:
+    """What compiled rules read and decide: per round, the rules (guards included) that read
+    each fact; per slot, the rules that can change its decision."""
+
+    def __init__(self, rules: CompiledRules) -> None:
+        self._readers: list[dict[str, frozenset[str]]] = []
+        self._of_slot: dict[str, set[str]] = {}  # a slot's rules and their guards
+        self._reads: dict[str, set[str]] = {}  # the slots whose decisions those rules read
+        slot_of: dict[str, str] = {}
+        for group in rules.rounds:
+            for rule in group:
+                if rule.slot is not None:
+                    slot_of[rule.id] = rule.slot
+        for group in rules.rounds:
+            by_fact: dict[str, set[str]] = {}
+            for rule in group:
+                slot = slot_of.get(rule.id.partition(GUARD_MARK)[0])
+                if slot is not None:
+                    self._of_slot.setdefault(slot, set()).add(rule.id)
+                for clause in rule.clauses:
+                    by_fact.setdefault(clause.fact, set()).add(rule.id)
+                    if slot is not None and clause.fact.startswith(DECISION_PREFIX):
+                        self._reads.setdefault(slot, set()).add(
+                            clause.fact.removeprefix(DECISION_PREFIX))
+            self._readers.append({fact: frozenset(ids) for fact, ids in by_fact.items()})
+        self._deciding: dict[str, frozenset[str]] = {}
+
+    def reading(self, round_index: int, facts: Iterable[str]) -> frozenset[str]:
+        """The ids of the rules of one round that read any of ``facts``."""
+        readers = self._readers[round_index]
+        found: set[str] = set()
+        for fact in facts:
+            ids = readers.get(fact)
+            if ids:
+                found.update(ids)
+        return frozenset(found)
+
+    def deciding(self, slots: Iterable[str]) -> frozenset[str]:
+        """The rules (guards included) whose matches can change the decision of any of
+        ``slots``: the slots' own rules, and those of every slot whose decision one of them
+        reads, and so on. ``choose`` decides a slot from that slot's firings alone, so no other
+        rule can."""
+        found: set[str] = set()
+        for slot in slots:
+            rules = self._deciding.get(slot)
+            if rules is None:
+                rules = self._deciding[slot] = self._closure(slot)
+            found.update(rules)
+        return frozenset(found)
+
+    def _closure(self, slot: str) -> frozenset[str]:
+        seen = {slot}
+        waiting = [slot]
+        rules: set[str] = set()
+        while waiting:
+            current = waiting.pop()
+            rules.update(self._of_slot.get(current, ()))
+            for read in self._reads.get(current, ()):
+                if read not in seen:
+                    seen.add(read)
+                    waiting.append(read)
+        return frozenset(rules)
 
 
 def apply_exceptions(matched: Sequence[Firing]) -> tuple[list[Firing], list[Firing]]:

@@ -9,7 +9,7 @@ semantics are the engine contract: a clause on an absent (unknown) fact never ho
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from advisor.conditions import holds
 from advisor.engine.base import (
@@ -19,8 +19,12 @@ from advisor.engine.base import (
     CompiledRules,
     Firing,
     MatchedValue,
+    Recorded,
+    RuleIndex,
     Trace,
     matched_values,
+    record_chain,
+    rerun_chain,
     run_chain,
 )
 from advisor.facts import Facts, FactValue
@@ -52,6 +56,9 @@ class ReferenceEngine:
         self._budget = firing_budget if firing_budget is not None else rules.count + 1
         self._indexed: list[dict[_Key, list[CompiledRule]]] = []
         self._unindexed: list[list[CompiledRule]] = []
+        self._by_id: list[dict[str, CompiledRule]] = [
+            {rule.id: rule for rule in group} for group in rules.rounds]
+        self._index = RuleIndex(rules)
         for group in rules.rounds:
             index: dict[_Key, list[CompiledRule]] = defaultdict(list)
             rest: list[CompiledRule] = []
@@ -83,8 +90,19 @@ class ReferenceEngine:
 
     def match_round(self, round_index: int, facts: dict[str, FactValue]) -> list[Firing]:
         """The firings of one round, each rule at most once (refraction)."""
+        return self._matching(round_index, facts, self._candidates(round_index, facts))
+
+    def match_rules(self, round_index: int, facts: dict[str, FactValue],
+                    rule_ids: frozenset[str]) -> list[Firing]:
+        """The firings ``match_round`` reports for just the named rules of one round."""
+        by_id = self._by_id[round_index]
+        return self._matching(round_index, facts, [by_id[rule_id] for rule_id in rule_ids])
+
+    @staticmethod
+    def _matching(round_index: int, facts: dict[str, FactValue],
+                  rules: list[CompiledRule]) -> list[Firing]:
         fired: dict[str, Firing] = {}
-        for rule in self._candidates(round_index, facts):
+        for rule in rules:
             if rule.id in fired:
                 continue
             if all(clause_holds(clause, facts) for clause in rule.clauses):
@@ -102,3 +120,15 @@ class ReferenceEngine:
         """Evaluate every round (or the first ``rounds``) over ``facts``."""
         return run_chain(self.name, self._rules, facts, choose, self.match_round, self._budget,
                          rounds)
+
+    def record(self, facts: Facts, choose: Chooser) -> Recorded:
+        """Evaluate every round over ``facts``, keeping what each matched."""
+        return record_chain(self.name, self._rules, facts, choose, self.match_round,
+                            self._budget)
+
+    def reevaluate(self, base: Recorded, facts: Facts, choose: Chooser,
+                   rounds: int | None = None, slots: Iterable[str] | None = None) -> Trace:
+        """``evaluate(facts, choose, rounds)``, matching again only the rules that read a fact
+        that differs from ``base``'s."""
+        return rerun_chain(self.name, self._rules, self._index, base, facts, choose,
+                           self.match_rules, self._budget, rounds, slots)
