@@ -35,6 +35,9 @@ none of whose rules can hold (some fact a rule needs is absent from the profile)
 asserted at all. Both are indexing, not matching: a clause on an absent fact never holds
 (except ``exists: false``, which never makes a fact required). ``prefilter=False`` turns both
 off; the differential tests run that way too, so the shortcut cannot hide a disagreement.
+Re-evaluating a changed profile (``reevaluate``) asserts only for the rules it matches again,
+into pieces of the rulesets (``match_rules``): an assertion costs in proportion to its
+ruleset's size.
 """
 
 from __future__ import annotations
@@ -505,6 +508,8 @@ class DurableEngine:
             fired.extend(firing for firing in
                          self._run_ruleset(self._again_ruleset(round_index, position), fact)
                          if firing.rule_id in wanted)
+        if len({firing.rule_id for firing in fired}) < len(fired):
+            raise EngineError("a rule fired twice for one fact")  # as ``match_round`` checks
         return fired
 
     def evaluate(self, facts: Facts, choose: Chooser, rounds: int | None = None) -> Trace:
