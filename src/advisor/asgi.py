@@ -23,6 +23,7 @@ from advisor.paths import rules_dir
 from advisor.pipeline import Advisor
 from advisor.server import DEFAULT_MAX_BODY_BYTES
 from advisor.server import create_app as create_api
+from advisor.yamlio import clip
 
 RULES = "ADVISOR_RULES"
 ENGINE = "ADVISOR_ENGINE"
@@ -80,10 +81,8 @@ def create_app() -> FastAPI:
 
 
 def _shown(value: str) -> str:
-    """``value`` quoted for a message, cut short when long."""
-    if len(value) > SHOWN_CHARACTERS:
-        value = value[:SHOWN_CHARACTERS] + f"... ({len(value)} characters)"
-    return repr(value)
+    """``value`` quoted for a message, cut short when long (``advisor.yamlio.clip``)."""
+    return repr(clip(value, SHOWN_CHARACTERS))
 
 
 def _rules(value: str) -> Path | None:
