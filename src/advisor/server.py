@@ -27,7 +27,7 @@ from advisor.models.requirements import Requirements
 from advisor.models.rule import Rule
 from advisor.pipeline import Advisor, AdvisorPool, tool_version
 from advisor.questions import questionnaire_schema
-from advisor.render import render
+from advisor.render import compact_json, render
 from advisor.web import ASSETS, STATIC_DIR
 from advisor.web.report_html import report_html
 from advisor.web.state import QuestionnaireState, questionnaire_state
@@ -472,8 +472,8 @@ def create_app(advisor: Advisor | None = None, *, max_body_bytes: int = DEFAULT_
             extra = {"markdown": markdown}
             if with_html:
                 extra["html"] = report_html(report, markdown)
-            return JSONResponse(report.model_dump(mode="json") | extra,
-                                headers={"Vary": "Accept"})
+            return Response(compact_json(report, extra), media_type="application/json",
+                            headers={"Vary": "Accept"})
 
         return await run_in_threadpool(answer)
 
