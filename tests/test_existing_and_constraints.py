@@ -449,3 +449,20 @@ def test_a_rule_against_a_moved_kept_part_is_a_conflict_naming_both(durable: Adv
     section = render_markdown(report).split("## Conflicts", 1)[1].split("\n## ", 1)[0]
     assert ("### Keeping the existing Application Load Balancer (internal) behind Amazon API "
             "Gateway HTTP API goes against API-008") in section
+
+
+def _consulting(report: Report, fact: str) -> list[str]:
+    return next((item.consulted_by for item in report.assumptions if item.fact == fact), [])
+
+
+def test_an_input_is_an_assumption_only_where_a_running_part_lets_its_rule_apply(
+        durable: Advisor) -> None:
+    # MSG-077 turns an SNS topic in place into a FIFO topic when order matters: asking about
+    # ordering helps only when an SNS topic runs, since no answer makes a part run.
+    events = {"workload": {"kind": "event_processing"}, "messaging": {"consumers": "many"}}
+    greenfield = _report(durable, events)
+    assert "MSG-077" not in _consulting(greenfield, "messaging.ordering")
+    running = _report(durable, {**events, "existing": {"messaging": "sns"}})
+    assert "MSG-077" in _consulting(running, "messaging.ordering")
+    other = _report(durable, {**events, "existing": {"messaging": "sqs"}})
+    assert "MSG-077" not in _consulting(other, "messaging.ordering")

@@ -104,9 +104,10 @@ class _Citing:
 
 # One clause as evidence: fact, test, the fact's meaning, the inputs a derived fact comes from.
 _EvidenceSpec = tuple[str, str, str, list[str]]
-# Each rule's clauses prepared for the "what is it waiting on" scan: per fact, whether it is a
-# decision and its distinct tests (operator, operand, the rules using it); per fact some rule
-# needs, the user inputs behind it and those rules.
+# Each rule's clauses prepared for the "what is it waiting on" scan: per fact, whether its
+# absence is final (a decision not made, or a part the profile does not say runs: no answer to
+# an unknown input supplies either) and its distinct tests (operator, operand, the rules using
+# it); per fact some rule needs, the user inputs behind it and those rules.
 _Tests = tuple[tuple[str, bool, tuple[tuple[Operator, Any, tuple[str, ...]], ...]], ...]
 _Needs = tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]
 
@@ -267,7 +268,7 @@ def _waiting_plan(catalog: Catalog, inputs: Mapping[str, tuple[str, ...]]) -> tu
                     and not is_fixed(fact)):
                 needs.setdefault(fact, []).append(rule.id)
     return (
-        tuple((fact, fact.startswith(DECISION_PREFIX),
+        tuple((fact, fact.startswith(DECISION_PREFIX) or is_fixed(fact),
                tuple((operator, operand, tuple(rule_ids))
                      for operator, operand, rule_ids in by_fact.values()))
               for fact, by_fact in tests.items()),
@@ -744,13 +745,14 @@ def _all_waiting(prepared: _Prepared, known: Facts) -> dict[str, set[str]]:
     waits on nothing)."""
     ruled_out: set[str] = set()
     ruling = prepared.ruling
-    for fact, on_decision, tests in prepared.tests:
+    for fact, absence_is_final, tests in prepared.tests:
         if fact in known:
             value = known[fact]
             # The class keeps true, 1 and 1.0 apart (equal, and hashed alike, in Python).
             key: tuple[str, type, FactValue | None] = (fact, value.__class__, value)
-        elif on_decision:
-            key = (fact, type(None), None)  # a fact is never None: this is "not decided"
+        elif absence_is_final:
+            # A fact is never None: this is "not decided" or "not running".
+            key = (fact, type(None), None)
         else:
             continue
         # A test reads only its own fact, so which rules a value rules out is worked out once.
