@@ -915,6 +915,20 @@ class Security(Section):
         description="Outbound calls to outside services must leave from fixed public IP "
         "addresses (a partner or vendor allowlists them).",
     )
+    internet_egress: bool | None = Field(
+        None,
+        description="Workloads in private subnets must open connections to services on the "
+        "internet (partner or vendor APIs, package repositories, software updates); any source "
+        "address will do (static_egress_ip asks for fixed ones). Nothing on the internet may open "
+        "connections to them.",
+    )
+    security_headers: bool | None = Field(
+        None,
+        description="Every HTTP response to browsers must carry security headers "
+        "(Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options, "
+        "Content-Security-Policy, Referrer-Policy), added without changing the origin servers "
+        "or their code.",
+    )
     ddos_protection: DdosProtection | None = Field(
         None,
         description="Protection against distributed denial-of-service attacks: edge (network "
