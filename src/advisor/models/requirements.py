@@ -495,6 +495,12 @@ class Data(Section):
         description="The data must be restorable to any second of a recent period (after a bad "
         "write, a faulty deployment or an accidental delete).",
     )
+    deleted_table_recovery: bool | None = Field(
+        None,
+        description="A whole table or database deleted by mistake (a script or an operator "
+        "deleting or dropping it, not bad data written into it) must be restorable to its state "
+        "just before the deletion.",
+    )
     precomputed_aggregates: bool | None = Field(
         None,
         description="Totals, counts or rankings over many items must be read at once, kept up "
@@ -1090,6 +1096,13 @@ class Storage(Section):
     )
     delete_after_days: NonNegative | None = Field(
         None, description="Objects may be deleted once they are this many days old (retention)."
+    )
+    immutable_retention_days: NonNegative | None = Field(
+        None,
+        description="Objects must be kept write-once-read-many for this many days after they are "
+        "written: until then nobody, administrators and the root user included, may overwrite or "
+        "delete them (regulatory record keeping such as SEC 17a-4, FINRA or CFTC). "
+        "0: no such need.",
     )
     archive_retrieval: ArchiveRetrieval | None = Field(
         None,
