@@ -516,6 +516,18 @@ class Data(Section):
         description="Writes (or the data) outgrow what one primary database node can take, so "
         "they must be spread across several nodes (sharding).",
     )
+    expire_after_days: NonNegative | None = Field(
+        None,
+        description="Items or rows must leave the primary data store this many days after "
+        "they are written or after a time they carry (a session's end, an order's date); "
+        "fractions are parts of a day. Records in the database, unlike "
+        "storage.delete_after_days for objects.",
+    )
+    archive_expired: bool | None = Field(
+        None,
+        description="Records that leave the primary data store when they expire must be kept "
+        "in long-term storage (an archive for audit or compliance), not only deleted.",
+    )
 
 
 class Latency(Section):
