@@ -87,12 +87,11 @@ _STORED = 0
 # Rules per ruleset of those ``match_rules`` asserts into. An assertion costs about 0.35 us
 # per rule of its ruleset however small the fact (the core sets up state for each rule on
 # every assertion): 61 us for 152 rules against 8 us for 7, measured on the rule set's own
-# rulesets. A re-evaluation matches a few rules of a few slots again. Against 24, pieces of 8
-# take 5 % fewer instructions a report with sensitivity on the examples (85.4 -> 80.9 M,
-# callgrind), 2.5 % on generated profiles and 1.5 % for a cold `advisor recommend`; all 198
-# pieces take 53 ms to register and 29 MB (71 pieces of 24: 59 ms, 21 MB), paid as reports
-# first need them (docs/benchmarks.md, *Targets*). Pieces of 4 gain under 1 % more for 40 MB.
-AGAIN_RULES = 8
+# rulesets. A re-evaluation matches a few rules of a few slots again. Pieces of 8 take fewer
+# instructions a report with sensitivity (bench/instructions.py: 78.5 against 91.5 M on the
+# examples) but showed no CPU gain beside 24 (bench/sensitivity.py, alternating runs: with /
+# without 2.71-2.80x against 2.69-2.74x) and register 29 MB of rulesets against 21 MB, so 24 stays.
+AGAIN_RULES = 24
 _MESSAGE_START = '{"'
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 # One compiled ruleset: its name, the C core's handle, and the action of each rule id.
