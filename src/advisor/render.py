@@ -121,7 +121,7 @@ def compact_json(document: BaseModel, extra: dict[str, str] | None = None) -> by
     """An output model as compact JSON, with ``extra`` text fields added after its own, as the
     HTTP API sends it: the bytes ``json.dumps(model_dump(mode="json") | extra,
     ensure_ascii=False, separators=(",", ":"))`` writes (tests/test_render_json.py), in about
-    two fifths of the CPU time (docs/benchmarks.md, *JSON rendering*)."""
+    two fifths of the CPU time (docs/benchmarks.md, *After the targets run*)."""
     text = document.model_dump_json()
     if extra:
         added = ",".join(f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}"
