@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from advisor.asgi import Settings, SettingsError, create_app, read_settings
+from advisor.asgi import Settings, SettingsError, build_app, create_app, read_settings
 from advisor.cli import main
 from advisor.server_workers import MAX_WORKERS, RESTART_LIMIT
 from support import free_port, serving, serving_process, start_server, wait_until_healthy
@@ -393,22 +393,28 @@ def test_settings_are_read_from_the_environment(tmp_path: Path) -> None:
      "ADVISOR_ALLOWED_HOSTS='localhost:8000,,example.com': '' is not a Host header value"),
     ("ADVISOR_ALLOWED_HOSTS", "local host", "'local host' is not a Host header value"),
 ])
-def test_a_bad_variable_is_named_with_what_is_allowed(monkeypatch: pytest.MonkeyPatch,
-                                                      variable: str, value: str,
+def test_a_bad_variable_is_named_with_what_is_allowed(variable: str, value: str,
                                                       message: str) -> None:
-    monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError) as raised:
-        create_app()
+        build_app({variable: value})
     assert message in str(raised.value)
     assert len(str(raised.value)) < 400  # a long value is cut, not echoed whole
 
 
-def test_rules_that_do_not_load_are_a_settings_error(monkeypatch: pytest.MonkeyPatch,
-                                                     tmp_path: Path) -> None:
-    monkeypatch.setenv("ADVISOR_RULES", str(tmp_path))
+def test_the_server_factory_exits_with_the_message_instead_of_raising(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ADVISOR_ENGINE", "fast")
+    with pytest.raises(SystemExit) as raised:
+        create_app()
+    assert raised.value.code == 2
+    assert capsys.readouterr().err == ("advisor: ADVISOR_ENGINE='fast': not an engine (allowed: "
+                                       "durable, python; unset: durable)\n")
+
+
+def test_rules_that_do_not_load_are_a_settings_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"the rules do not load \(4 problem\(s\)\):\n.*"
                                             r"registry file is missing"):
-        create_app()
+        build_app({"ADVISOR_RULES": str(tmp_path)})
 
 
 def test_the_asgi_app_honours_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -464,6 +470,8 @@ def test_uvicorn_factory_serves_what_advisor_serve_does(one: str, tmp_path: Path
 def test_uvicorn_factory_with_a_bad_variable_exits_naming_it(tmp_path: Path) -> None:
     log = tmp_path / "uvicorn.log"
     process = _uvicorn(free_port(), log, ADVISOR_MAX_BODY_BYTES="lots")
-    assert process.wait(timeout=DEADLINE) != 0
-    assert ("advisor.asgi.SettingsError: ADVISOR_MAX_BODY_BYTES='lots': not a whole number of "
-            "bytes" in log.read_text())
+    assert process.wait(timeout=DEADLINE) == 2
+    output = log.read_text()
+    assert ("advisor: ADVISOR_MAX_BODY_BYTES='lots': not a whole number of bytes (allowed: a "
+            "whole number of bytes, at least 1; unset: 1000000)\n") in output
+    assert "Traceback" not in output

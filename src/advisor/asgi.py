@@ -1,15 +1,19 @@
 """The HTTP API for any ASGI server, configured by environment variables.
 
     uvicorn --factory advisor.asgi:create_app --workers 4
-    gunicorn -k uvicorn.workers.UvicornWorker 'advisor.asgi:create_app()'
+    gunicorn -k uvicorn_worker.UvicornWorker 'advisor.asgi:create_app()'
 
 The same application ``advisor serve`` runs (``advisor.server.create_app``). Connection limits
 and timeouts are then the hosting server's settings, not ``advisor serve``'s options.
+``create_app`` is the servers' factory: a wrong variable stops the process with a message and
+exit status 2, as a wrong ``advisor serve`` option does. ``build_app`` is the same for callers
+that want the ``SettingsError`` instead.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +36,7 @@ ALLOWED_HOSTS = "ADVISOR_ALLOWED_HOSTS"
 DEFAULT_ENGINE = "durable"
 SHOWN_CHARACTERS = 80  # of a bad value, quoted in the message
 MAX_DIGITS = 15  # of ADVISOR_MAX_BODY_BYTES: up to a petabyte
+USAGE_EXIT = 2  # the status a wrong command-line option exits with
 
 
 class SettingsError(ValueError):
@@ -59,12 +64,23 @@ def read_settings(environment: Mapping[str, str]) -> Settings:
 
 
 def create_app() -> FastAPI:
+    """The HTTP API configured by the environment (see ``build_app``), for an ASGI server's
+    factory: a ``SettingsError`` is printed to stderr as ``advisor: <message>`` and the process
+    exits with status 2, so a server reports a configuration mistake without a traceback."""
+    try:
+        return build_app(os.environ)
+    except SettingsError as error:
+        print(f"advisor: {error}", file=sys.stderr)
+        raise SystemExit(USAGE_EXIT) from None
+
+
+def build_app(environment: Mapping[str, str]) -> FastAPI:
     """The HTTP API configured by ``ADVISOR_RULES`` (rules directory; default the bundled
     rules), ``ADVISOR_ENGINE`` (durable or python; default durable), ``ADVISOR_MAX_BODY_BYTES``
     (default 1000000) and ``ADVISOR_ALLOWED_HOSTS`` (comma-separated Host header values, each
-    other one answered with 421; default: any). A ``SettingsError`` names a variable that is
-    wrong, rules that do not load, or an engine that cannot compile them."""
-    settings = read_settings(os.environ)
+    other one answered with 421; default: any) in ``environment``. A ``SettingsError`` names a
+    variable that is wrong, rules that do not load, or an engine that cannot compile them."""
+    settings = read_settings(environment)
     directory = settings.rules or rules_dir()
     try:
         catalog = load_catalog(directory)
