@@ -51,8 +51,11 @@ REGISTRY_FILES = ("_areas.yaml", "_components.yaml", "_slots.yaml", "_sources.ya
 # Registries a rule set may leave out (it then cannot use what they define).
 OPTIONAL_REGISTRY_FILES = ("_pillars.yaml", "_invariants.yaml")
 DECISION_PREFIX = "decision."
-# Decisions may build on decisions; deeper chains than this are a modelling error.
-MAX_CHAIN_DEPTH = 8
+# Decisions may build on decisions; deeper chains than this are a modelling error. Each level
+# is one more chaining round, which costs little when it holds few rules (the bundled rules
+# add rounds as companions build on companions); the bound keeps a rule directory from
+# asking for an unbounded number of rounds.
+MAX_CHAIN_DEPTH = 12
 # Ten times the largest bundled file (_sources.yaml); a rules directory given with --rules
 # may hold anything, and a file is read whole before it is parsed.
 MAX_FILE_BYTES = 2_000_000
