@@ -477,7 +477,8 @@ def _chain(links: int) -> Files:
     # the components its rules can place there.
     slots = ["primary_datastore", "object_store", "connection_pool", "read_replicas",
              "web_tier", "static_content", "message_router", "dead_letter_queue",
-             "downstream_systems", "web_firewall"]
+             "downstream_systems", "web_firewall", "database_failover", "replica_scaling",
+             "cache_seed"]
     files: Files = {}
     for index in range(links):
         clause = ("{fact: data.model, equals: key_value}" if index == 0 else
