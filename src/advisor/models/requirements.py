@@ -1067,6 +1067,12 @@ class Compute(Section):
         description="Time a new instance, task or function environment needs after launch "
         "before it can serve at full speed (boot, initialisation, warm-up), in seconds.",
     )
+    tightly_coupled: bool | None = Field(
+        None,
+        description="One job runs across several instances at once that exchange data with "
+        "each other all the time and need the lowest node-to-node latency (MPI simulations, "
+        "distributed model training).",
+    )
 
 
 class Storage(Section):
