@@ -365,6 +365,7 @@ class KeyControl(str, Enum):
 MAX_NUMBER = 1e12
 NonNegative = Annotated[float, Field(ge=0, le=MAX_NUMBER, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, le=MAX_NUMBER, allow_inf_nan=False)]
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 
 
 class Workload(Section):
@@ -479,6 +480,12 @@ class Data(Section):
     )
     sustained_iops: NonNegative | None = Field(
         None, description="Sustained storage I/O operations per second the database needs."
+    )
+    io_cost_share_percent: Percent | None = Field(
+        None,
+        description="Share of the database's bill that goes to storage I/O requests, in "
+        "percent (for Aurora: the I/O charges as a share of the cluster's total spend on "
+        "Aurora Standard, from billing or an estimate).",
     )
     shared_session_state: bool | None = Field(
         None,
