@@ -50,12 +50,37 @@ def _breaches(catalog: Catalog, invariant: Invariant, decisions: Sequence[Decisi
         return [[by_slot[edge.source], by_slot[edge.target]] for edge in graph.edges
                 if by_slot[edge.source].component in invariant.from_components
                 and by_slot[edge.target].component in invariant.to_components]
+    if invariant.kind is InvariantKind.reachable:
+        return _unreached(invariant.slots[0], invariant.slots[1], decisions, graph)
     # distinct: one component in several of the slots
     holding: dict[str, list[Decision]] = {}
     for decision in decisions:
         if decision.slot in invariant.slots:
             holding.setdefault(decision.component, []).append(decision)
     return [list(found) for _, found in sorted(holding.items()) if len(found) > 1]
+
+
+def _unreached(start: str, goal: str, decisions: Sequence[Decision],
+               graph: GraphOut) -> list[list[Decision | str]]:
+    """Both slots' decisions when both are drawn and no path of drawn edges leads from the
+    first to the second."""
+    drawn = {node.id for node in graph.nodes}
+    if start not in drawn or goal not in drawn:
+        return []
+    following: dict[str, list[str]] = {}
+    for edge in graph.edges:
+        following.setdefault(edge.source, []).append(edge.target)
+    seen = {start}
+    waiting = [start]
+    while waiting:
+        for target in following.get(waiting.pop(), []):
+            if target == goal:
+                return []
+            if target not in seen:
+                seen.add(target)
+                waiting.append(target)
+    by_slot = {decision.slot: decision for decision in decisions}
+    return [[by_slot[start], by_slot[goal]]]
 
 
 def _explained(catalog: Catalog, decisions: Sequence[Decision],

@@ -372,6 +372,9 @@ class InvariantKind(str, Enum):
     no_direct_edge = "no_direct_edge"
     # No component fills more than one of ``slots`` (one node per role).
     distinct = "distinct"
+    # When both of ``slots`` are drawn, the second is reached from the first along drawn
+    # edges (requests from the clients arrive at the front door).
+    reachable = "reachable"
 
 
 class Invariant(Strict):
@@ -400,6 +403,7 @@ class Invariant(Strict):
             InvariantKind.required: {"components"},
             InvariantKind.no_direct_edge: {"from_components", "to_components"},
             InvariantKind.distinct: {"slots"},
+            InvariantKind.reachable: {"slots"},
         }[self.kind]
         for name in ("components", "from_components", "to_components", "slots"):
             given = bool(getattr(self, name))
@@ -409,6 +413,9 @@ class Invariant(Strict):
                 raise ValueError(f"'{name}' has no meaning in a '{self.kind.value}' invariant")
         if self.kind is InvariantKind.distinct and len(self.slots) < 2:
             raise ValueError("a 'distinct' invariant names at least two slots")
+        if self.kind is InvariantKind.reachable and len(self.slots) != 2:
+            raise ValueError("a 'reachable' invariant names two slots: where paths start, "
+                             "and the slot they must reach")
         if self.unless_conflict and self.kind is not InvariantKind.forbidden:
             raise ValueError("'unless_conflict' applies to 'forbidden' invariants only")
         return self
