@@ -233,7 +233,17 @@ def test_dr_plan_matches_the_recovery_objectives(full_report: Report) -> None:
 def test_dr_plan_without_objectives_says_what_is_missing(report: Report) -> None:
     plan = section(design_doc(report), "## 7. Disaster recovery plan")
     assert "| Recovery time objective (RTO) | not given |" in plan
-    assert "`recovery.rto_minutes`" in plan and "No disaster-recovery decision" in plan
+    missing = plan.split("Not given, and needed to plan recovery: ", 1)[1].split("\n", 1)[0]
+    assert "`recovery.rto_minutes`" in missing and "`recovery.rpo_minutes`" in missing
+
+
+def test_dr_plan_without_any_recovery_decision_says_so(durable: Advisor) -> None:
+    # A single-zone API with no objectives: nothing in the design recovers from anything yet.
+    report = durable.recommend(parse_requirements(
+        {"workload": {"kind": "api"}, "availability": {"multi_az": False}}))
+    plan = section(design_doc(report), "## 7. Disaster recovery plan")
+    assert "No disaster-recovery decision was made from the requirements given." in plan
+    assert "The recovery objectives are incomplete: see *Open questions*." in plan
 
 
 def test_security_and_operations_sections_carry_their_decisions_and_warnings(
