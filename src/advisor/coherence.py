@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import networkx as nx
+
 from advisor.catalog import DECISION_PREFIX, Catalog
 from advisor.conditions import holds
 from advisor.facts import Facts
@@ -64,21 +66,11 @@ def _unreached(start: str, goal: str, decisions: Sequence[Decision],
                graph: GraphOut) -> list[list[Decision | str]]:
     """Both slots' decisions when both are drawn and no path of drawn edges leads from the
     first to the second."""
-    drawn = {node.id for node in graph.nodes}
-    if start not in drawn or goal not in drawn:
+    drawn = nx.DiGraph()
+    drawn.add_nodes_from(node.id for node in graph.nodes)
+    drawn.add_edges_from((edge.source, edge.target) for edge in graph.edges)
+    if start not in drawn or goal not in drawn or nx.has_path(drawn, start, goal):
         return []
-    following: dict[str, list[str]] = {}
-    for edge in graph.edges:
-        following.setdefault(edge.source, []).append(edge.target)
-    seen = {start}
-    waiting = [start]
-    while waiting:
-        for target in following.get(waiting.pop(), []):
-            if target == goal:
-                return []
-            if target not in seen:
-                seen.add(target)
-                waiting.append(target)
     by_slot = {decision.slot: decision for decision in decisions}
     return [[by_slot[start], by_slot[goal]]]
 
