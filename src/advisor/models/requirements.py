@@ -1080,6 +1080,13 @@ class Compute(Section):
         "each other all the time and need the lowest node-to-node latency (MPI simulations, "
         "distributed model training).",
     )
+    arm64_compatible: bool | None = Field(
+        None,
+        description="The code and everything shipped with it (libraries, layers, extensions, "
+        "agents, base images) runs on the arm64 architecture or has arm64 builds: interpreted "
+        "code, open-source dependencies with arm64 versions. false: some part exists only for "
+        "x86_64.",
+    )
 
 
 class Storage(Section):
