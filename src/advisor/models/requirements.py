@@ -961,6 +961,13 @@ class Security(Section):
         "(also application-layer detection, a response team on call and protection of the bill "
         "from attack scaling).",
     )
+    posture_checks: bool | None = Field(
+        None,
+        description="The accounts' resource configurations must be checked continuously against a "
+        "security benchmark or best-practice standard (the CIS AWS Foundations Benchmark, AWS "
+        "Foundational Security Best Practices), with each check's pass or fail kept as evidence, "
+        "not only at a periodic audit.",
+    )
 
 
 class Analytics(Section):
