@@ -968,6 +968,12 @@ class Security(Section):
         "Foundational Security Best Practices), with each check's pass or fail kept as evidence, "
         "not only at a periodic audit.",
     )
+    vulnerability_rescans: bool | None = Field(
+        None,
+        description="The software the workload runs (container images, instances, function "
+        "packages) must be rescanned for known vulnerabilities automatically whenever new ones "
+        "are published, not only when it is built, pushed or audited.",
+    )
 
 
 class Analytics(Section):
