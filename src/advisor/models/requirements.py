@@ -974,6 +974,11 @@ class Security(Section):
         "packages) must be rescanned for known vulnerabilities automatically whenever new ones "
         "are published, not only when it is built, pushed or audited.",
     )
+    upload_malware_scanning: bool | None = Field(
+        None,
+        description="Files that users, partners or other systems upload must be scanned for "
+        "malware automatically before anyone opens or processes them.",
+    )
 
 
 class Analytics(Section):
