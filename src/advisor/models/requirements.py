@@ -857,6 +857,13 @@ class Operations(Section):
         description="Operators must be alerted when a queue or stream backs up or its consumer "
         "stops.",
     )
+    multi_source_dashboards: bool | None = Field(
+        None,
+        description="Operators need shared dashboards that put the system's operational "
+        "telemetry from several sources on the same panels: CloudWatch metrics and logs beside "
+        "Prometheus metrics, a SQL query engine, OpenSearch or other monitoring tools (business "
+        "reports are analytics.dashboards).",
+    )
 
 
 class Security(Section):
