@@ -857,6 +857,13 @@ class Operations(Section):
         description="Operators must be alerted when a queue or stream backs up or its consumer "
         "stops.",
     )
+    multi_source_dashboards: bool | None = Field(
+        None,
+        description="Operators need shared dashboards that put the system's operational "
+        "telemetry from several sources on the same panels: CloudWatch metrics and logs beside "
+        "Prometheus metrics, a SQL query engine, OpenSearch or other monitoring tools (business "
+        "reports are analytics.dashboards).",
+    )
 
 
 class Security(Section):
@@ -960,6 +967,24 @@ class Security(Section):
         "and transport floods absorbed at the AWS edge, no extra subscription) or advanced "
         "(also application-layer detection, a response team on call and protection of the bill "
         "from attack scaling).",
+    )
+    posture_checks: bool | None = Field(
+        None,
+        description="The accounts' resource configurations must be checked continuously against a "
+        "security benchmark or best-practice standard (the CIS AWS Foundations Benchmark, AWS "
+        "Foundational Security Best Practices), with each check's pass or fail kept as evidence, "
+        "not only at a periodic audit.",
+    )
+    vulnerability_rescans: bool | None = Field(
+        None,
+        description="The software the workload runs (container images, instances, function "
+        "packages) must be rescanned for known vulnerabilities automatically whenever new ones "
+        "are published, not only when it is built, pushed or audited.",
+    )
+    upload_malware_scanning: bool | None = Field(
+        None,
+        description="Files that users, partners or other systems upload must be scanned for "
+        "malware automatically before anyone opens or processes them.",
     )
 
 
@@ -1079,6 +1104,13 @@ class Compute(Section):
         description="One job runs across several instances at once that exchange data with "
         "each other all the time and need the lowest node-to-node latency (MPI simulations, "
         "distributed model training).",
+    )
+    arm64_compatible: bool | None = Field(
+        None,
+        description="The code and everything shipped with it (libraries, layers, extensions, "
+        "agents, base images) runs on the arm64 architecture or has arm64 builds: interpreted "
+        "code, open-source dependencies with arm64 versions. false: some part exists only for "
+        "x86_64.",
     )
 
 
