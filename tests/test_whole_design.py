@@ -130,3 +130,38 @@ def test_api_gateway_reaches_private_containers_through_a_vpc_link(advisor: Advi
     assert {("front_door", "api_vpc_link"), ("api_vpc_link", "internal_load_balancer"),
             ("internal_load_balancer", "app_compute")} <= edges
     assert ("front_door", "app_compute") not in edges
+
+
+MQTT_TELEMETRY = {"workload": {"kind": "analytics"}, "api": {"protocol": "mqtt"},
+                  "analytics": {"ingest": "streaming", "timing": "after_landing"}}
+
+
+def test_an_mqtt_fleet_reaches_its_one_stream_through_iot_core(advisor: Advisor) -> None:
+    report = _report(advisor, MQTT_TELEMETRY)
+    chosen = _chosen(report)
+    assert (chosen["clients"], chosen["device_gateway"], chosen["stream_ingest"]) == (
+        "iot_devices", "iot_core", "kinesis_data_streams")
+    assert [d.slot for d in report.decisions if d.component == "kinesis_data_streams"] == [
+        "stream_ingest"]
+    edges = _edges(report)
+    # The devices publish to the broker; an IoT rule, not the devices, writes the stream.
+    assert {("clients", "device_gateway"), ("device_gateway", "stream_ingest")} <= edges
+    assert ("clients", "stream_ingest") not in edges
+    assert report.graph.checks.unreachable == ()
+    assert report.inconsistencies == ()
+
+
+def test_a_kept_mqtt_broker_is_a_conflict_not_a_replacement(advisor: Advisor) -> None:
+    report = _report(advisor, {**MQTT_TELEMETRY,
+                               "existing": {"messaging": "self_managed_mqtt_broker"},
+                               "constraints": {"keep": ["messaging"]}})
+    kept = next(d for d in report.decisions if d.slot == "device_gateway")
+    assert (kept.component, kept.existing) == ("self_managed_mqtt_broker", True)
+    (conflict,) = [item for item in report.constraint_conflicts
+                   if item.slot == "device_gateway"]
+    assert (conflict.kind, conflict.subject, conflict.kept_by) == (
+        "keep", "messaging", "EXIST-111")
+    replaceable = _report(advisor, {**MQTT_TELEMETRY,
+                                    "existing": {"messaging": "self_managed_mqtt_broker"},
+                                    "constraints": {"replaceable": ["messaging"]}})
+    assert _chosen(replaceable)["device_gateway"] == "iot_core"

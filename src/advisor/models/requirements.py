@@ -148,11 +148,14 @@ class LatencyTarget(str, Enum):
 
 
 class Protocol(str, Enum):
+    """What clients speak; mqtt: publish and subscribe through an MQTT broker (TLS or WebSocket)."""
+
     http = "http"
     grpc = "grpc"
     websocket = "websocket"
     tcp = "tcp"
     udp = "udp"
+    mqtt = "mqtt"
 
 
 class OrderingScope(str, Enum):
@@ -342,6 +345,8 @@ class ExistingMessaging(str, Enum):
     amazon_mq = "amazon_mq"
     self_managed_broker = "self_managed_broker"
     self_managed_kafka = "self_managed_kafka"
+    iot_core = "iot_core"
+    self_managed_mqtt_broker = "self_managed_mqtt_broker"
 
 
 class ExistingCache(str, Enum):
@@ -808,6 +813,18 @@ class Api(Section):
         None,
         description="Largest request or response body one API call carries, in MB (an upload, "
         "a generated file).",
+    )
+    intermittent_clients: bool | None = Field(
+        None,
+        description="Clients (devices) are offline for long stretches (sleep cycles, coverage "
+        "gaps, power saving) and must still get, once they reconnect, the commands or settings "
+        "sent to them while they were away.",
+    )
+    live_subscribers: bool | None = Field(
+        None,
+        description="Other clients or applications subscribe to the messages clients publish "
+        "over MQTT, as they arrive (live views, device-to-device messages); false when the "
+        "messages only go on to back-end processing and storage.",
     )
 
 
@@ -1284,8 +1301,10 @@ class Existing(Section):
         None,
         description="The queue, topic, bus, stream or broker in place: sqs, sqs_fifo, sns, "
         "eventbridge, kinesis, msk (a provisioned MSK cluster), msk_serverless (an MSK "
-        "Serverless cluster), amazon_mq, self_managed_broker (ActiveMQ or RabbitMQ you run) or "
-        "self_managed_kafka.",
+        "Serverless cluster), amazon_mq, self_managed_broker (ActiveMQ or RabbitMQ you run), "
+        "self_managed_kafka, iot_core (AWS IoT Core, which devices connect to over MQTT) or "
+        "self_managed_mqtt_broker (Mosquitto, EMQX, HiveMQ or another MQTT broker you run for "
+        "devices).",
     )
     cache: ExistingCache | None = Field(
         None,
