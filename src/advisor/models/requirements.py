@@ -437,6 +437,11 @@ class Data(Section):
 
     model: DataModel | None = Field(None, description="The natural shape of the primary data.")
     size_gb: NonNegative | None = Field(None, description="Total stored data in GB.")
+    mongodb_compatible: bool | None = Field(
+        None,
+        description="The application reads and writes through MongoDB drivers, tools or the "
+        "MongoDB query language, so the database must accept the MongoDB API.",
+    )
     item_size_kb: NonNegative | None = Field(
         None, description="Size of one item/record/row in KB (the largest common item)."
     )
