@@ -1354,6 +1354,12 @@ class Constraints(Section):
         "feature by feature) behind one stable address, while the old system keeps serving "
         "what has not moved yet (strangler fig).",
     )
+    online_migration: bool | None = Field(
+        None,
+        description="The running database keeps taking writes while its data is copied to the "
+        "new data store; writes may stop only briefly, for the final switch (an online "
+        "migration, not a dump and restore in a maintenance window).",
+    )
     must_use: list[ComponentChoice] | None = Field(
         None, max_length=50,
         description="Components the design must use where they fit (an organisation's "
