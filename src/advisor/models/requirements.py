@@ -837,6 +837,12 @@ class Operations(Section):
     distributed_tracing: bool | None = Field(
         None, description="Requests cross several services and must be traced end to end."
     )
+    trace_each_message: bool | None = Field(
+        None,
+        description="Operators must be able to see what happened to each single message or "
+        "event inside the messaging service (received, matched by a rule or not, delivered, "
+        "retried, failed or dropped), not only totals and rates.",
+    )
     shell_access: bool | None = Field(
         None,
         description="Operators need interactive shell or command access to the instances.",
