@@ -790,6 +790,12 @@ class Api(Section):
     tiered_clients: bool | None = Field(
         None, description="Different customers get different quotas or plans (API products)."
     )
+    no_api_key_header: bool | None = Field(
+        None,
+        description="Callers cannot send an API key header (x-api-key) besides the credential "
+        "they already present (a token), so per-client plans must find each caller's key from "
+        "that credential.",
+    )
     passthrough_only: bool | None = Field(
         None,
         description="Handlers would only forward the request to another AWS service (queue, "
