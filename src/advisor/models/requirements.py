@@ -899,6 +899,12 @@ class Security(Section):
     geo_restriction: bool | None = Field(
         None, description="Content must be blocked in some countries."
     )
+    geo_exceptions: bool | None = Field(
+        None,
+        description="Blocking by country has exceptions or further conditions: some callers in "
+        "a blocked country (a partner's fixed IP addresses) must still get through, or the "
+        "block applies only to some requests.",
+    )
     web_exploit_protection: bool | None = Field(
         None,
         description="Requests must be filtered for common web exploits (SQL injection, "
