@@ -442,6 +442,11 @@ class Data(Section):
 
     model: DataModel | None = Field(None, description="The natural shape of the primary data.")
     size_gb: NonNegative | None = Field(None, description="Total stored data in GB.")
+    mongodb_compatible: bool | None = Field(
+        None,
+        description="The application reads and writes through MongoDB drivers, tools or the "
+        "MongoDB query language, so the database must accept the MongoDB API.",
+    )
     item_size_kb: NonNegative | None = Field(
         None, description="Size of one item/record/row in KB (the largest common item)."
     )
@@ -790,6 +795,12 @@ class Api(Section):
     tiered_clients: bool | None = Field(
         None, description="Different customers get different quotas or plans (API products)."
     )
+    no_api_key_header: bool | None = Field(
+        None,
+        description="Callers cannot send an API key header (x-api-key) besides the credential "
+        "they already present (a token), so per-client plans must find each caller's key from "
+        "that credential.",
+    )
     passthrough_only: bool | None = Field(
         None,
         description="Handlers would only forward the request to another AWS service (queue, "
@@ -849,6 +860,12 @@ class Operations(Section):
     distributed_tracing: bool | None = Field(
         None, description="Requests cross several services and must be traced end to end."
     )
+    trace_each_message: bool | None = Field(
+        None,
+        description="Operators must be able to see what happened to each single message or "
+        "event inside the messaging service (received, matched by a rule or not, delivered, "
+        "retried, failed or dropped), not only totals and rates.",
+    )
     shell_access: bool | None = Field(
         None,
         description="Operators need interactive shell or command access to the instances.",
@@ -905,6 +922,12 @@ class Security(Section):
     )
     geo_restriction: bool | None = Field(
         None, description="Content must be blocked in some countries."
+    )
+    geo_exceptions: bool | None = Field(
+        None,
+        description="Blocking by country has exceptions or further conditions: some callers in "
+        "a blocked country (a partner's fixed IP addresses) must still get through, or the "
+        "block applies only to some requests.",
     )
     web_exploit_protection: bool | None = Field(
         None,
@@ -1399,6 +1422,12 @@ class Constraints(Section):
         description="The system moves to its new design piece by piece (route by route or "
         "feature by feature) behind one stable address, while the old system keeps serving "
         "what has not moved yet (strangler fig).",
+    )
+    online_migration: bool | None = Field(
+        None,
+        description="The running database keeps taking writes while its data is copied to the "
+        "new data store; writes may stop only briefly, for the final switch (an online "
+        "migration, not a dump and restore in a maintenance window).",
     )
     must_use: list[ComponentChoice] | None = Field(
         None, max_length=50,
