@@ -319,6 +319,7 @@ class ExistingFrontDoor(str, Enum):
     api_gateway_http = "api_gateway_http"
     api_gateway_websocket = "api_gateway_websocket"
     instance_endpoints = "instance_endpoints"
+    appsync = "appsync"
 
 
 class ExistingObjectStorage(str, Enum):
@@ -837,6 +838,17 @@ class Api(Section):
         "over MQTT, as they arrive (live views, device-to-device messages); false when the "
         "messages only go on to back-end processing and storage.",
     )
+    graphql: bool | None = Field(
+        None,
+        description="Clients query one GraphQL API: they ask for exactly the fields they need "
+        "in queries and mutations (and subscriptions, when the server also pushes updates), "
+        "and one request may combine data from several data sources.",
+    )
+    team_owned_parts: bool | None = Field(
+        None,
+        description="Several teams each own a part of the one API (its types, resolvers and "
+        "data sources) and must change and deploy their part independently of the others.",
+    )
 
 
 class Operations(Section):
@@ -1310,7 +1322,8 @@ class Existing(Section):
         None,
         description="What receives client requests today: alb, alb_internal (reachable only "
         "inside the VPC or connected networks), nlb, api_gateway_rest, api_gateway_http, "
-        "api_gateway_websocket or instance_endpoints (clients call the instances directly).",
+        "api_gateway_websocket, instance_endpoints (clients call the instances directly) or "
+        "appsync (an AWS AppSync GraphQL API).",
     )
     object_storage: ExistingObjectStorage | None = Field(
         None, description="Where objects and files are stored today: s3 or on_premises."
