@@ -387,6 +387,22 @@ def test_recovery_as_low_as_possible_is_an_objective_of_zero() -> None:
     assert "recovery.rto_target_minutes" not in unstated
 
 
+def test_serial_work_is_the_item_count_times_the_longest_item() -> None:
+    from advisor.facts import build_facts, inputs_for_derived
+
+    facts = build_facts(parse_requirements({"jobs": {"item_count": 40000},
+                                            "compute": {"max_duration_seconds": 90}}))
+    assert facts["jobs.serial_work_seconds"] == 3_600_000
+    assert "jobs.serial_work_seconds" not in build_facts(
+        parse_requirements({"jobs": {"item_count": 40000}}))
+    # The inverse names a whole number of items that reaches the value, or else the duration.
+    assert inputs_for_derived("jobs.serial_work_seconds", 900.01,
+                              {"compute.max_duration_seconds": 90}) == {"jobs.item_count": 11}
+    assert inputs_for_derived("jobs.serial_work_seconds", 901,
+                              {"jobs.item_count": 10}) == {"compute.max_duration_seconds": 90.1}
+    assert inputs_for_derived("jobs.serial_work_seconds", 901, {}) is None
+
+
 def test_a_test_against_zero_is_not_shown_as_false() -> None:
     from advisor.models.rule import Clause
     from advisor.resolve import describe_test

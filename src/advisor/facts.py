@@ -7,6 +7,7 @@ Derived facts, computed here and nowhere else, keep every rule a conjunction of 
 
 from __future__ import annotations
 
+import math
 import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -90,6 +91,18 @@ DERIVED_FACTS: tuple[_Derived, ...] = (
             minimum=0,
         ),
         ("recovery.rpo_minutes", "recovery.rpo_as_low_as_possible"),
+    ),
+    _Derived(
+        FactSpec(
+            "jobs.serial_work_seconds",
+            "number",
+            "How long one run of a batch job would take with its items processed one after "
+            "another: jobs.item_count times compute.max_duration_seconds (the longest item), in "
+            "seconds.",
+            derived=True,
+            minimum=0,
+        ),
+        ("jobs.item_count", "compute.max_duration_seconds"),
     ),
     _Derived(
         FactSpec(
@@ -271,6 +284,10 @@ def with_derived_facts(given: Mapping[str, FactValue]) -> dict[str, FactValue]:
             facts[f"recovery.{kind}_target_minutes"] = minutes
         elif facts.get(f"recovery.{kind}_as_low_as_possible") is True:
             facts[f"recovery.{kind}_target_minutes"] = 0
+    items = facts.get("jobs.item_count")
+    longest = facts.get("compute.max_duration_seconds")
+    if _is_number(items) and _is_number(longest):
+        facts["jobs.serial_work_seconds"] = _plain(float(items) * float(longest))
     bands = []
     target = facts.get("latency.target")
     if isinstance(target, str):
@@ -303,6 +320,17 @@ def inputs_for_derived(
         if not _is_number(value) or given.get(f"recovery.{kind}_as_low_as_possible") is True:
             return None
         return {f"recovery.{kind}_minutes": _plain(float(value))}
+    if fact == "jobs.serial_work_seconds":
+        if not _is_number(value) or float(value) < 0:
+            return None
+        longest = given.get("compute.max_duration_seconds")
+        if _is_number(longest) and float(longest) > 0:
+            # A whole number of items at least as large as the value needs.
+            return {"jobs.item_count": math.ceil(float(value) / float(longest))}
+        items = given.get("jobs.item_count")
+        if _is_number(items) and float(items) > 0:
+            return {"compute.max_duration_seconds": _plain(float(value) / float(items))}
+        return None
     if fact == "latency.band" and isinstance(value, str):
         # Only a stated target can be moved to a band; a measured p99 would have to change too.
         if "latency.p99_ms" in given or value not in LATENCY_BANDS:

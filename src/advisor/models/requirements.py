@@ -1298,6 +1298,11 @@ class Jobs(Section):
         description="Several teams or job types share the batch capacity and must each get a "
         "fair or weighted share instead of first in, first out.",
     )
+    item_count: Annotated[int, Field(ge=0, le=1_000_000_000_000)] | None = Field(
+        None,
+        description="How many independent items (files, objects, records) one run of a batch "
+        "job processes, each on its own.",
+    )
 
 
 class Existing(Section):
