@@ -768,7 +768,8 @@ class Api(Section):
     protocol: Protocol | None = Field(
         None,
         description="What clients speak to the front door: http (HTTP/1.1 or HTTP/2, with or "
-        "without TLS), grpc, websocket, or raw tcp or udp.",
+        "without TLS), grpc, websocket, raw tcp or udp, or mqtt (devices publishing and "
+        "subscribing through an MQTT broker).",
     )
     tls_passthrough: bool | None = Field(
         None,
